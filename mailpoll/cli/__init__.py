@@ -1,0 +1,1 @@
+"""The `mailpoll` command line, one module per command group."""

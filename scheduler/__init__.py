@@ -1,0 +1,1 @@
+"""The scheduler: decides which inbound accounts are due and enqueues their polls."""

@@ -1,0 +1,1 @@
+"""The configuration database: table models, engine, migrations and repositories."""

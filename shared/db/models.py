@@ -1,0 +1,184 @@
+"""Table models of the configuration database and the poll pipeline's durable state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+class AccountBase(SQLModel):
+    """The fields an administrator sets on an email account (SPEC.md), as stored."""
+
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    enabled: bool = True
+    protect_during_import: bool = False
+    type: str = Field(max_length=16)
+    host: str = Field(max_length=253)
+    protocol: str | None = Field(default=None, max_length=8)
+    encryption: str = Field(default="ssl", max_length=16)
+    use_default_port: bool = True
+    port: int
+    auth_type: str = Field(default="local", max_length=16)
+    login: str | None = Field(default=None, max_length=320)
+    username_key: str | None = Field(default=None, max_length=200)
+    password_key: str | None = Field(default=None, max_length=200)
+    on_email_received: str | None = Field(default=None, max_length=16)
+    move_to_folder: str | None = Field(default=None, max_length=255)
+    client_token_config: str | None = Field(default=None, sa_type=sa.Text)
+    folder: str | None = Field(default=None, max_length=255)
+    test_to: str | None = Field(default=None, max_length=320)
+    polling_interval: int | None = None
+    max_batch: int | None = None
+    process_after: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    ignore_older_than_hours: int | None = None
+    properties: str = Field(default="", sa_type=sa.Text)
+    delete_read_messages: bool = False
+    delete_after_days: int | None = None
+    debug: bool = False
+    description: str = Field(default="", sa_type=sa.Text)
+
+
+class Account(AccountBase, table=True):
+    """An email account row: the administrator's fields, secrets encrypted, audit stamps."""
+
+    __tablename__ = "email_accounts"
+    __table_args__ = (
+        # The single-outbound rule, enforced by the database against concurrent writers too.
+        sa.Index(
+            "ix_one_enabled_outbound",
+            "type",
+            unique=True,
+            sqlite_where=sa.text("type = 'outbound' AND enabled"),
+            postgresql_where=sa.text("type = 'outbound' AND enabled"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    password_encrypted: str | None = Field(default=None, sa_type=sa.Text)
+    client_secret_encrypted: str | None = Field(default=None, sa_type=sa.Text)
+    client_token_instance_encrypted: str | None = Field(default=None, sa_type=sa.Text)
+    oauth_status: str | None = Field(default=None, max_length=200)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    modified_by: str = Field(max_length=200)
+    modified_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class SystemSetting(SQLModel, table=True):
+    """One system setting (system email, feedback, error reports, poll interval, upload dir)."""
+
+    __tablename__ = "system_settings"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_type=sa.Text)
+    modified_by: str = Field(max_length=200)
+    modified_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change to an account or setting: who, when, and each field's old and new value."""
+
+    __tablename__ = "audit_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_kind: str = Field(max_length=16, index=True)  # "account" or "setting"
+    subject_name: str = Field(max_length=100, index=True)
+    action: str = Field(max_length=16)  # created, updated, removed, enabled, disabled, imported
+    actor: str = Field(max_length=200)
+    at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    changes: str = Field(default="{}", sa_type=sa.Text)  # JSON {field: [old, new]}, redacted
+
+
+class FolderState(SQLModel, table=True):
+    """A polled folder's checkpoint: UIDVALIDITY and the highest UID announced under it.
+
+    `fence` is the lock fencing token of the last writer; a write with a lower token is refused,
+    so a worker that lost its lock while paused cannot move a newer checkpoint backwards.
+    """
+
+    __tablename__ = "folder_states"
+    __table_args__ = (sa.UniqueConstraint("account_id", "folder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="email_accounts.id", ondelete="CASCADE", index=True)
+    folder: str = Field(max_length=255)
+    uidvalidity: int | None = Field(default=None, sa_type=sa.BigInteger)
+    last_uid: int = Field(default=0, sa_type=sa.BigInteger)
+    fence: int = Field(default=0, sa_type=sa.BigInteger)
+    updated_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class ReceivedMessage(SQLModel, table=True):
+    """The ledger: every message stored and announced, and what was done on the server since."""
+
+    __tablename__ = "received_messages"
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "folder", "uidvalidity", "uid"),
+        sa.UniqueConstraint("account_id", "uidl"),
+        sa.Index("ix_received_pending_action", "account_id", "server_action_due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="email_accounts.id", ondelete="CASCADE", index=True)
+    folder: str = Field(max_length=255)
+    uidvalidity: int | None = Field(default=None, sa_type=sa.BigInteger)
+    uid: int | None = Field(default=None, sa_type=sa.BigInteger)
+    uidl: str | None = Field(default=None, max_length=100)
+    event_id: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    message_id: str | None = Field(default=None, sa_type=sa.Text)
+    sha256: str = Field(max_length=64, index=True)
+    size: int = Field(sa_type=sa.BigInteger)
+    raw_path: str = Field(sa_type=sa.Text)
+    internal_date: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    downloaded_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    published_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # What on_email_received / delete_read_messages still has to do, and when it was done.
+    server_action: str | None = Field(default=None, max_length=16)
+    server_action_due_at: datetime | None = Field(
+        default=None, sa_type=sa.DateTime(timezone=True)
+    )
+    server_action_done_at: datetime | None = Field(
+        default=None, sa_type=sa.DateTime(timezone=True)
+    )
+
+
+class AccountStatus(SQLModel, table=True):
+    """How an inbound account's polling goes, for `mailpoll status` and error reports."""
+
+    __tablename__ = "account_status"
+
+    account_id: int = Field(
+        foreign_key="email_accounts.id", ondelete="CASCADE", primary_key=True
+    )
+    last_poll_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    last_success_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    consecutive_failures: int = 0
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    last_error_kind: str | None = Field(default=None, max_length=32)
+    failing_since: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    backoff_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    messages_waiting: int = 0
+    oldest_waiting_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    error_reported_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class DeadLetter(SQLModel, table=True):
+    """A message that failed every try; the folder moved on past it until someone replays it."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (sa.UniqueConstraint("account_id", "folder", "uidvalidity", "uid", "uidl"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="email_accounts.id", ondelete="CASCADE", index=True)
+    folder: str = Field(max_length=255)
+    uidvalidity: int | None = Field(default=None, sa_type=sa.BigInteger)
+    uid: int | None = Field(default=None, sa_type=sa.BigInteger)
+    uidl: str | None = Field(default=None, max_length=100)
+    error: str = Field(sa_type=sa.Text)
+    attempts: int = 1
+    first_failed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    last_failed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    dead: bool = False  # True once attempts ran out and the folder moved past it
+    replayed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

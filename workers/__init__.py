@@ -1,0 +1,1 @@
+"""Dramatiq actors (thin) and the services they call: poll, send, housekeeping."""
