@@ -136,12 +136,8 @@ class ReceivedMessage(SQLModel, table=True):
     published_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     # What on_email_received / delete_read_messages still has to do, and when it was done.
     server_action: str | None = Field(default=None, max_length=16)
-    server_action_due_at: datetime | None = Field(
-        default=None, sa_type=sa.DateTime(timezone=True)
-    )
-    server_action_done_at: datetime | None = Field(
-        default=None, sa_type=sa.DateTime(timezone=True)
-    )
+    server_action_due_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    server_action_done_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 class AccountStatus(SQLModel, table=True):
@@ -149,9 +145,7 @@ class AccountStatus(SQLModel, table=True):
 
     __tablename__ = "account_status"
 
-    account_id: int = Field(
-        foreign_key="email_accounts.id", ondelete="CASCADE", primary_key=True
-    )
+    account_id: int = Field(foreign_key="email_accounts.id", ondelete="CASCADE", primary_key=True)
     last_poll_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     last_success_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     consecutive_failures: int = 0

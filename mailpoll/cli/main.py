@@ -1,0 +1,67 @@
+"""The `mailpoll` command: one entry point, subcommands grouped as in CONTRACT.md."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from pydantic import ValidationError
+
+from mailpoll.app import App
+from mailpoll.cli import accounts, admin, system
+from mailpoll.cli.output import fail
+from shared.errors import ConfigError, MailpollError, NotFoundError
+from shared.settings import Settings
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="mailpoll")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """mailpoll: polls IMAP and POP3 accounts, saves every message, publishes an event for it,
+    and sends mail through one outbound SMTP account.
+
+    Configuration comes from MAILPOLL_* environment variables (see the README); with none set,
+    everything lives in ./mailpoll-data. Exit codes: 0 ok, 1 failure, 2 bad input.
+    """
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "MAILPOLL_" + str(first["loc"][0]).upper() if first["loc"] else "MAILPOLL_*"
+        raise ConfigError(name, f"{first['msg']} (got {first.get('input')!r})") from None
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per command is enough
+    ctx.obj = App(settings)
+
+
+cli.add_command(accounts.group)
+cli.add_command(system.group)
+cli.add_command(admin.db)
+cli.add_command(admin.secret_key)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; every error ends as one line on stderr and a named exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="mailpoll", standalone_mode=False)
+    except click.exceptions.Abort:
+        return fail("aborted", EXIT_FAILURE)
+    except click.ClickException as error:
+        return fail(error.format_message(), error.exit_code)
+    except (ConfigError, NotFoundError) as error:
+        return fail(str(error), EXIT_BAD_INPUT)
+    except MailpollError as error:
+        return fail(str(error), EXIT_FAILURE)
+    return code if isinstance(code, int) else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

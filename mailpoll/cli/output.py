@@ -1,0 +1,54 @@
+"""How commands print: tables and `key: value` blocks for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import click
+
+
+def fail(message: str, code: int) -> int:
+    """One line on stderr, so a script's log shows the whole reason."""
+    click.echo(f"error: {' '.join(message.split())}", err=True)
+    return code
+
+
+def note(message: str) -> None:
+    click.echo(f"note: {message}", err=True)
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=_plain, ensure_ascii=False))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[str(h) for h in headers]] + [[text(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def block(pairs: Sequence[tuple[str, Any]]) -> None:
+    width = max(len(key) for key, _ in pairs)
+    for key, value in pairs:
+        lines = text(value).splitlines() or [""]
+        click.echo(f"{key.ljust(width)}  {lines[0]}")
+        for line in lines[1:]:
+            click.echo(f"{' ' * width}  {line}")
+
+
+def text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(_plain(value))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return str(value)

@@ -1,0 +1,58 @@
+"""`mailpoll settings ...`: the system settings (addresses, default interval, upload dir)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mailpoll.app import App
+from mailpoll.cli import output
+from mailpoll.cli.views import history_lines
+from shared import system_settings
+from shared.accounts import audit
+
+KEYS = ", ".join(system_settings.SPECS)
+
+
+@click.group("settings")
+def group() -> None:
+    """Show and change the system settings shared by every mailpoll process."""
+
+
+@group.command()
+@click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
+@click.pass_obj
+def show(app: App, as_json: bool) -> None:
+    """Each setting with its value and where it comes from (database, environment, unset)."""
+    with app.system_settings() as store:
+        values = store.all()
+    if as_json:
+        output.emit_json({v.key: {"value": v.value, "source": v.source} for v in values})
+        return
+    output.table(("KEY", "VALUE", "SOURCE"), [(v.key, v.value, v.source) for v in values])
+
+
+@group.command("set", help=f"Set KEY to VALUE (an empty VALUE removes it). Keys: {KEYS}.")
+@click.argument("key")
+@click.argument("value")
+@click.pass_obj
+def set_command(app: App, key: str, value: str) -> None:
+    with app.system_settings() as store:
+        changed = store.set(key, value)
+    click.echo(f"{'updated' if changed else 'unchanged'}: {key}")
+
+
+@group.command()
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
+@click.pass_obj
+def history(app: App, key: str, as_json: bool) -> None:
+    """Who changed a setting, when, from what to what."""
+    with app.database.session() as session:
+        entries = audit.history(session, kind="setting", name=key)
+    if as_json:
+        output.emit_json([{**e.model_dump(), "changes": json.loads(e.changes)} for e in entries])
+        return
+    for line in history_lines(entries):
+        click.echo(line)

@@ -1,0 +1,48 @@
+"""What `show`, `list --json` and `history` print of an account: never a secret's value."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from shared.accounts import form
+from shared.clock import as_utc
+from shared.db.models import Account, AuditEntry
+
+DEFAULT_MAX_BATCH = 100
+
+
+def account_view(account: Account) -> dict[str, Any]:
+    view: dict[str, Any] = {key: getattr(account, key) for key in form.FIELDS}
+    view["process_after"] = as_utc(account.process_after)
+    if account.auth_type == "local":
+        view["password"] = "(set)" if account.password_encrypted else "(not set)"
+    if account.auth_type == "oauth2":
+        view["client_secret"] = "(set)" if account.client_secret_encrypted else "(not set)"
+        view["client_token_instance"] = (
+            "(held)" if account.client_token_instance_encrypted else "(none)"
+        )
+        view["oauth_status"] = account.oauth_status or "not authenticated"
+    if account.type == "inbound" and account.max_batch is None:
+        view["max_batch"] = DEFAULT_MAX_BATCH
+    view["created_by"] = account.created_by
+    view["created_at"] = as_utc(account.created_at)
+    view["modified_by"] = account.modified_by
+    view["modified_at"] = as_utc(account.modified_at)
+    return view
+
+
+def history_lines(entries: list[AuditEntry]) -> Iterator[str]:
+    for entry in entries:
+        when = as_utc(entry.at)
+        stamp = when.strftime("%Y-%m-%d %H:%M:%SZ") if when else "-"
+        changes = json.loads(entry.changes)
+        detail = "; ".join(f"{k}: {_short(v[0])} -> {_short(v[1])}" for k, v in changes.items())
+        yield f"{stamp}  {entry.actor}  {entry.action}  {detail}".rstrip()
+
+
+def _short(value: Any) -> str:
+    text = "-" if value is None else str(value)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= 60 else text[:57] + "..."

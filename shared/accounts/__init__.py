@@ -1,0 +1,1 @@
+"""Email accounts as administrators configure them: rules, changes, audit, export/import."""

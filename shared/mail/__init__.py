@@ -1,0 +1,1 @@
+"""Mailbox clients: one protocol (client.py) with IMAP, POP3 and in-memory implementations."""

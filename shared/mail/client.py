@@ -1,0 +1,173 @@
+"""The mailbox client protocol that polling code uses, whatever the server speaks.
+
+A client is opened logged in (see `shared.mail.connect.open_mailbox`) and used as a context
+manager; leaving the block logs out (POP3: QUIT, which is what commits deletions).
+
+    folders() -> list[str]                  every folder's name (POP3: ["INBOX"])
+    select(folder) -> FolderInfo            UIDVALIDITY, UIDNEXT, message count
+    list_new(folder, after_uid, limit=)     refs of messages with a UID above the cursor,
+                                            oldest first (POP3: every message; the caller
+                                            keeps the UIDLs it has seen)
+    fetch(refs) -> Iterator[RemoteMessage | Rejected]
+                                            the raw bytes, never setting \\Seen; a message that
+                                            fails for itself alone (too large) comes out as a
+                                            `Rejected` so the caller records it and goes on
+    mark_read(refs), move(refs, folder), delete(refs)
+                                            what happens once a message is safely stored; only
+                                            the given messages are touched (POP3: delete only;
+                                            it takes effect when the session ends)
+    close()                                 log out; safe to call twice
+
+Refs name a message in a way that outlives the session: IMAP by folder, UIDVALIDITY and UID,
+POP3 by UIDL. Acting on IMAP refs whose UIDVALIDITY is no longer the folder's raises
+`FolderError`: those UIDs now name other messages. Every failure is a `shared.errors` error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Literal, Protocol, Self
+
+from shared.errors import MessageError
+from shared.properties import Properties
+
+Encryption = Literal["none", "ssl", "starttls"]
+MailProtocol = Literal["imap", "pop3"]
+INBOX = "INBOX"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to connect; the properties carry time-outs, TLS options and limits."""
+
+    host: str
+    port: int
+    encryption: Encryption
+    properties: Properties
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port} ({self.encryption})"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A login and its password (or token), resolved just before connecting."""
+
+    login: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(login={self.login!r}, password='***')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    """What SELECT tells about a folder (POP3: only the message count)."""
+
+    uidvalidity: int | None
+    uidnext: int | None
+    exists: int
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """A message on the server: IMAP by (folder, uidvalidity, uid), POP3 by uidl."""
+
+    folder: str
+    uid: int | None = None
+    uidvalidity: int | None = None
+    uidl: str | None = None
+    size: int | None = None
+    internal_date: datetime | None = None
+
+    def __str__(self) -> str:
+        if self.uid is not None:
+            return f"{self.folder} uid {self.uid} (uidvalidity {self.uidvalidity})"
+        return f"{self.folder} uidl {self.uidl}"
+
+
+@dataclass(frozen=True)
+class RemoteMessage:
+    """A fetched message: its identity on the server and its exact bytes."""
+
+    folder: str
+    uidvalidity: int | None
+    uid: int | None
+    uidl: str | None
+    size: int
+    internal_date: datetime | None
+    raw: bytes
+
+    @property
+    def ref(self) -> MessageRef:
+        return MessageRef(
+            self.folder, self.uid, self.uidvalidity, self.uidl, self.size, self.internal_date
+        )
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A message that cannot be taken, for a reason of its own; the others are unaffected."""
+
+    ref: MessageRef
+    error: MessageError
+
+
+def too_large(ref: MessageRef, size: int, max_mb: int) -> Rejected | None:
+    """The rejection for a message over the account's `max_message_mb`, else None."""
+    if size <= max_mb * 1024 * 1024:
+        return None
+    return Rejected(ref, MessageError(f"{ref}: {size} bytes is over max_message_mb={max_mb}"))
+
+
+def by_folder(refs: Sequence[MessageRef]) -> dict[str, list[MessageRef]]:
+    """Refs grouped by folder, each group in the order given."""
+    groups: dict[str, list[MessageRef]] = {}
+    for ref in refs:
+        groups.setdefault(ref.folder, []).append(ref)
+    return groups
+
+
+def uids_of(refs: Sequence[MessageRef]) -> list[int]:
+    return [ref.uid for ref in refs if ref.uid is not None]
+
+
+def chunked(items: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+class MailboxClient(Protocol):
+    """A logged-in session with one mailbox; see the module docstring."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def folders(self) -> list[str]: ...
+
+    def select(self, folder: str) -> FolderInfo: ...
+
+    def list_new(
+        self, folder: str, after_uid: int = 0, *, limit: int | None = None
+    ) -> list[MessageRef]: ...
+
+    def fetch(self, refs: Sequence[MessageRef]) -> Iterator[RemoteMessage | Rejected]: ...
+
+    def mark_read(self, refs: Sequence[MessageRef]) -> None: ...
+
+    def move(self, refs: Sequence[MessageRef], folder: str) -> None: ...
+
+    def delete(self, refs: Sequence[MessageRef]) -> None: ...
+
+    def close(self) -> None: ...

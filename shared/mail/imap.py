@@ -1,0 +1,284 @@
+"""The IMAP mailbox client on imapclient; its exceptions become `shared.errors` here only."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from imapclient import DELETED, SEEN, IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.imapclient import SocketTimeout
+
+from shared.errors import (
+    AuthenticationError,
+    ConnectError,
+    FolderError,
+    MailpollError,
+    ServerBusyError,
+    TLSError,
+    TransientError,
+)
+from shared.mail.client import (
+    Credentials,
+    Endpoint,
+    FolderInfo,
+    MessageRef,
+    Rejected,
+    RemoteMessage,
+    by_folder,
+    chunked,
+    too_large,
+    uids_of,
+)
+from shared.mail.tls import network_error, ssl_context
+from shared.mail.wire import WireTrace
+
+log = logging.getLogger(__name__)
+
+METADATA_CHUNK = 1000  # UIDs per UID FETCH of INTERNALDATE and RFC822.SIZE: small answers
+_BUSY = ("[UNAVAILABLE]", "[INUSE]", "[LIMIT]", "[SERVERBUG]")
+
+
+class ImapMailbox:
+    """A logged-in IMAP session; see `shared.mail.client` for the contract."""
+
+    def __init__(
+        self, endpoint: Endpoint, credentials: Credentials, *, account: str, debug: bool = False
+    ) -> None:
+        self.endpoint = endpoint
+        self.account = account
+        self._where = f"IMAP {endpoint}"
+        self._trace = WireTrace(account, "imap", enabled=debug)
+        self._selected: tuple[str, FolderInfo] | None = None
+        self._broken = False
+        self._client: Any = self._open(credentials)
+
+    def _open(self, credentials: Credentials) -> Any:
+        props = self.endpoint.properties
+        encryption = self.endpoint.encryption
+        context = ssl_context(props) if encryption != "none" else None
+        timeout = SocketTimeout(connect=props.connect_timeout, read=props.timeout)
+        with self._errors("connect", handshake=encryption == "ssl"):
+            client = IMAPClient(
+                self.endpoint.host,
+                self.endpoint.port,
+                ssl=encryption == "ssl",
+                ssl_context=context,
+                timeout=timeout,
+            )
+        try:
+            client.normalise_times = False  # INTERNALDATE with its zone, not naive local time
+            client._imap.debug = 5 if self._trace.enabled else 0
+            client._imap._mesg = self._trace.imaplib_message
+            self._trace.received(client._imap.welcome.decode("utf-8", "replace"))
+            if encryption == "starttls":
+                with self._errors("CAPABILITY"):
+                    offered = client.has_capability("STARTTLS")
+                if not offered:
+                    raise TLSError(f"{self._where}: the server does not offer STARTTLS")
+                with self._errors("STARTTLS", handshake=True):
+                    client.starttls(context)
+            with self._errors("LOGIN"):
+                client.login(credentials.login, credentials.password)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                client.shutdown()
+            raise
+        log.debug("%s: logged in to %s as %s", self.account, self._where, credentials.login)
+        return client
+
+    @contextlib.contextmanager
+    def _errors(
+        self, doing: str, *, handshake: bool = False, folder: str | None = None
+    ) -> Iterator[None]:
+        """Translate what imapclient, imaplib, ssl and socket raise while `doing` something."""
+        try:
+            yield
+        except MailpollError:
+            raise
+        except LoginError as error:
+            raise AuthenticationError(f"{self._where}: login refused: {error}") from None
+        except IMAPClientAbortError as error:
+            self._broken = True
+            raise ConnectError(f"{self._where}: connection lost during {doing}: {error}") from None
+        except IMAPClientError as error:
+            text = str(error)
+            if folder is not None:
+                raise FolderError(f"{self._where}: folder {folder!r}: {text}") from None
+            if any(code in text for code in _BUSY):
+                raise ServerBusyError(f"{self._where}: {doing}: {text}") from None
+            raise TransientError(f"{self._where}: {doing} refused: {text}") from None
+        except OSError as error:
+            self._broken = True
+            raise network_error(error, self._where, handshake=handshake) from None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def folders(self) -> list[str]:
+        with self._errors("LIST"):
+            listing = self._client.list_folders()
+        return [
+            str(name)
+            for flags, _delimiter, name in listing
+            if not {b"\\Noselect", b"\\NonExistent"} & {bytes(flag) for flag in flags}
+        ]
+
+    def select(self, folder: str) -> FolderInfo:
+        with self._errors("SELECT", folder=folder):
+            answer = self._client.select_folder(folder)
+        info = FolderInfo(
+            uidvalidity=answer.get(b"UIDVALIDITY"),
+            uidnext=answer.get(b"UIDNEXT"),
+            exists=int(answer.get(b"EXISTS", 0)),
+        )
+        self._selected = (folder, info)
+        return info
+
+    def _use(self, folder: str, refs: Sequence[MessageRef] = ()) -> FolderInfo:
+        """Select `folder` unless it is, and refuse refs from another UIDVALIDITY."""
+        if self._selected is not None and self._selected[0] == folder:
+            info = self._selected[1]
+        else:
+            info = self.select(folder)
+        stale = [ref for ref in refs if ref.uidvalidity not in (None, info.uidvalidity)]
+        if stale:
+            raise FolderError(
+                f"{self._where}: folder {folder!r} now has UIDVALIDITY {info.uidvalidity}, "
+                f"not {stale[0].uidvalidity}: its old UIDs name other messages"
+            )
+        return info
+
+    def list_new(
+        self, folder: str, after_uid: int = 0, *, limit: int | None = None
+    ) -> list[MessageRef]:
+        info = self._use(folder)
+        with self._errors("UID SEARCH"):
+            found = self._client.search(["UID", f"{after_uid + 1}:*"])
+        # `n:*` always matches the highest UID, even when it is below n: filter again.
+        uids = sorted(uid for uid in found if uid > after_uid)[:limit]
+        refs: list[MessageRef] = []
+        for chunk in chunked(uids, METADATA_CHUNK):
+            with self._errors("UID FETCH"):
+                data = self._client.fetch(chunk, [b"INTERNALDATE", b"RFC822.SIZE"])
+            for uid in chunk:
+                item = data.get(uid)
+                if item is None:  # expunged since the search
+                    continue
+                refs.append(
+                    MessageRef(
+                        folder,
+                        uid=uid,
+                        uidvalidity=info.uidvalidity,
+                        size=item.get(b"RFC822.SIZE"),
+                        internal_date=item.get(b"INTERNALDATE"),
+                    )
+                )
+        return refs
+
+    def fetch(self, refs: Sequence[MessageRef]) -> Iterator[RemoteMessage | Rejected]:
+        props = self.endpoint.properties
+        for folder, group in by_folder(refs).items():
+            info = self._use(folder, group)
+            unsized = [ref.uid for ref in group if ref.size is None and ref.uid is not None]
+            sizes: dict[int, int] = {}
+            for chunk in chunked(unsized, METADATA_CHUNK):
+                with self._errors("UID FETCH"):
+                    data = self._client.fetch(chunk, [b"RFC822.SIZE"])
+                sizes.update({uid: item[b"RFC822.SIZE"] for uid, item in data.items()})
+            wanted: dict[int, MessageRef] = {}
+            for ref in group:
+                size = ref.size if ref.size is not None else sizes.get(ref.uid or 0)
+                if ref.uid is None or size is None:
+                    continue
+                rejected = too_large(ref, size, props.max_message_mb)
+                if rejected is not None:
+                    yield rejected
+                else:
+                    wanted[ref.uid] = ref
+            for chunk in chunked(list(wanted), props.fetch_chunk):
+                with self._errors("UID FETCH"):
+                    data = self._client.fetch(chunk, [b"BODY.PEEK[]", b"INTERNALDATE"])
+                for uid in chunk:
+                    item = data.get(uid)
+                    raw = item.get(b"BODY[]") if item is not None else None
+                    if raw is None:
+                        log.info("%s: %s vanished before it was fetched", self.account, folder)
+                        continue
+                    message = RemoteMessage(
+                        folder=folder,
+                        uidvalidity=info.uidvalidity,
+                        uid=uid,
+                        uidl=None,
+                        size=len(raw),
+                        internal_date=item.get(b"INTERNALDATE"),
+                        raw=bytes(raw),
+                    )
+                    yield too_large(message.ref, len(raw), props.max_message_mb) or message
+
+    def mark_read(self, refs: Sequence[MessageRef]) -> None:
+        for folder, group in by_folder(refs).items():
+            self._use(folder, group)
+            if uids := uids_of(group):
+                with self._errors("UID STORE"):
+                    self._client.add_flags(uids, [SEEN], silent=True)
+
+    def move(self, refs: Sequence[MessageRef], folder: str) -> None:
+        for source, group in by_folder(refs).items():
+            self._use(source, group)
+            uids = uids_of(group)
+            if not uids:
+                continue
+            with self._errors("UID MOVE", folder=folder):
+                if self._client.has_capability("MOVE"):
+                    self._client.move(uids, folder)
+                    continue
+                self._client.copy(uids, folder)
+            self._expunge(uids)
+
+    def delete(self, refs: Sequence[MessageRef]) -> None:
+        for folder, group in by_folder(refs).items():
+            self._use(folder, group)
+            if uids := uids_of(group):
+                self._expunge(uids)
+
+    def _expunge(self, uids: list[int]) -> None:
+        """Flag and expunge exactly these UIDs, never other messages flagged \\Deleted."""
+        with self._errors("UID EXPUNGE"):
+            self._client.add_flags(uids, [DELETED], silent=True)
+            if self._client.has_capability("UIDPLUS"):
+                self._client.uid_expunge(uids)
+                return
+            others = set(self._client.search(["DELETED"])) - set(uids)
+            if others:
+                log.warning(
+                    "%s: no UIDPLUS and %d other messages flagged deleted: not expunging",
+                    self.account,
+                    len(others),
+                )
+                return
+            self._client.expunge()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        if not self._broken:
+            try:
+                client.logout()
+                return
+            except Exception as error:  # the session is over either way
+                log.info("%s: %s: logout failed: %s", self.account, self._where, error)
+        with contextlib.suppress(Exception):
+            client.shutdown()

@@ -1,0 +1,1 @@
+"""Helpers that run real servers (Dovecot, Redis, PostgreSQL) for the integration tests."""
