@@ -48,6 +48,7 @@ def build(
     merged = _start(current, given)
     _settle_port_choice(merged, given)
     values = _coerce(merged)
+    rules.check_choices(values)
     password = given.get("password")
     values["password"] = password or (_STORED_PASSWORD if has_password else None)
     notes = rules.apply_availability(values, set(given))

@@ -114,21 +114,24 @@ def apply_availability(values: dict[str, Any], given: set[str]) -> list[str]:
     return notes
 
 
-def check_values(values: dict[str, Any]) -> None:
-    """Value rules that span fields or go beyond the column types. Raises ConfigError."""
+def check_choices(values: Mapping[str, Any]) -> None:
+    """The fields the other rules branch on must hold one of their documented values."""
     _check_choice(values, "type", TYPES)
     _check_choice(values, "encryption", ENCRYPTIONS)
     _check_choice(values, "auth_type", AUTH_TYPES)
-    check_name(values["name"])
-    _check_host(values["host"])
-    inbound = values["type"] == "inbound"
-    if inbound:
+    if values["type"] == "inbound":
         _check_choice(values, "protocol", PROTOCOLS)
         _check_choice(values, "on_email_received", ON_RECEIVED)
         if values["auth_type"] == "none":
             raise ConfigError("auth_type", "none is only for outbound relays")
-        if values["protocol"] == "pop3":
-            _check_pop3(values)
+
+
+def check_values(values: dict[str, Any]) -> None:
+    """Value rules that span fields or go beyond the column types. Raises ConfigError."""
+    check_name(values["name"])
+    _check_host(values["host"])
+    if values["type"] == "inbound" and values["protocol"] == "pop3":
+        _check_pop3(values)
     if values["on_email_received"] == "move":
         _required(values, "move_to_folder", "on_email_received is move")
     for field in ("folder", "move_to_folder"):

@@ -70,7 +70,7 @@ class AccountService:
             modified_by=self._actor, modified_at=now,
         )  # fmt: skip
         self._apply_secrets(account, draft)
-        self._check_single_outbound(account)
+        self._check_single_outbound(draft.values, None)
         self._session.add(account)
         changes = audit.diff({}, _columns(account))
         self._flush(account)
@@ -87,6 +87,7 @@ class AccountService:
             raise ConfigError("name", f"an account named {new_name!r} exists already")
         before = _columns(account)
         draft = form.build(before, given, has_password=bool(account.password_encrypted))
+        self._check_single_outbound(draft.values, account.id)
         for key, value in draft.values.items():
             setattr(account, key, value)
         self._apply_secrets(account, draft)
@@ -94,7 +95,6 @@ class AccountService:
         if not changes:
             self._session.expire(account)
             return Outcome(account, "unchanged", notes=draft.notes)
-        self._check_single_outbound(account)
         account.modified_by, account.modified_at = self._actor, self._clock()
         self._flush(account)
         audit.record(
@@ -140,15 +140,14 @@ class AccountService:
             account.client_token_instance_encrypted = None
             account.oauth_status = None
 
-    def _check_single_outbound(self, account: Account) -> None:
+    def _check_single_outbound(self, values: dict[str, Any], account_id: int | None) -> None:
         """Refuse a second enabled outbound account, naming the one that is active."""
-        if account.type != "outbound" or not account.enabled:
+        if values["type"] != "outbound" or not values["enabled"]:
             return
-        query = select(Account).where(
-            Account.type == "outbound", col(Account.enabled).is_(True), Account.id != account.id
-        )
-        with self._session.no_autoflush:
-            active = self._session.exec(query).first()
+        query = select(Account).where(Account.type == "outbound", col(Account.enabled).is_(True))
+        if account_id is not None:
+            query = query.where(Account.id != account_id)
+        active = self._session.exec(query).first()
         if active is not None:
             raise ConfigError(
                 "enabled",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import poplib
+import ssl
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Self
@@ -16,6 +17,7 @@ from shared.errors import (
     MailpollError,
     ServerBusyError,
     TLSError,
+    TransientError,
 )
 from shared.mail.client import (
     INBOX,
@@ -38,6 +40,17 @@ class _Traced(poplib.POP3):
 
     trace: WireTrace
     max_line: int
+
+    @contextlib.contextmanager
+    def _closed_on_error(self) -> Iterator[None]:
+        """poplib leaves the socket open when the greeting fails: close it."""
+        try:
+            yield
+        except BaseException:
+            for name in ("file", "sock"):
+                with contextlib.suppress(Exception):
+                    getattr(self, name).close()
+            raise
 
     def _putcmd(self, line: str) -> None:
         self.trace.sent(line)
@@ -80,11 +93,26 @@ class _Traced(poplib.POP3):
 
 
 class _POP3(_Traced):
-    pass
+    def __init__(self, host: str, port: int, *, timeout: float, trace: WireTrace, limit: int):
+        self.trace, self.max_line = trace, limit
+        with self._closed_on_error():
+            poplib.POP3.__init__(self, host, port, timeout)
 
 
 class _POP3SSL(_Traced, poplib.POP3_SSL):
-    pass
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float,
+        context: ssl.SSLContext | None,
+        trace: WireTrace,
+        limit: int,
+    ):
+        self.trace, self.max_line = trace, limit
+        with self._closed_on_error():
+            poplib.POP3_SSL.__init__(self, host, port, timeout=timeout, context=context)
 
 
 class Pop3Mailbox:
@@ -105,17 +133,24 @@ class Pop3Mailbox:
         props = self.endpoint.properties
         encryption = self.endpoint.encryption
         context = ssl_context(props) if encryption != "none" else None
-        # Set before connecting: the greeting is read inside poplib's constructor.
-        _Traced.trace = self._trace
-        _Traced.max_line = props.max_message_mb * 1024 * 1024 + 2
         host, port = self.endpoint.host, self.endpoint.port
+        limit = props.max_message_mb * 1024 * 1024 + 2  # a line, at most the whole message
         pop: _Traced | None = None
         try:
             with self._errors("connect", handshake=encryption == "ssl"):
                 if encryption == "ssl":
-                    pop = _POP3SSL(host, port, timeout=props.connect_timeout, context=context)
+                    pop = _POP3SSL(
+                        host,
+                        port,
+                        timeout=props.connect_timeout,
+                        context=context,
+                        trace=self._trace,
+                        limit=limit,
+                    )
                 else:
-                    pop = _POP3(host, port, timeout=props.connect_timeout)
+                    pop = _POP3(
+                        host, port, timeout=props.connect_timeout, trace=self._trace, limit=limit
+                    )
             pop.sock.settimeout(props.timeout)
             if encryption == "starttls":
                 with self._errors("CAPA"):
@@ -136,16 +171,17 @@ class Pop3Mailbox:
         return pop
 
     @contextlib.contextmanager
-    def _errors(self, doing: str, *, handshake: bool = False, login: bool = False) -> Iterator[None]:
+    def _errors(
+        self, doing: str, *, handshake: bool = False, login: bool = False
+    ) -> Iterator[None]:
         """Translate what poplib, ssl and socket raise while `doing` something."""
         try:
             yield
         except MailpollError:
             raise
         except poplib.error_proto as error:
-            text = (error.args[0] if error.args else b"").__str__()
-            if isinstance(error.args[0] if error.args else None, bytes):
-                text = error.args[0].decode("utf-8", "replace")
+            raw = error.args[0] if error.args else b""
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
             if "EOF" in text:
                 self._broken = True
                 raise ConnectError(f"{self._where}: connection lost during {doing}") from None
@@ -153,7 +189,7 @@ class Pop3Mailbox:
                 raise ServerBusyError(f"{self._where}: {doing}: {text}") from None
             if login:
                 raise AuthenticationError(f"{self._where}: login refused: {text}") from None
-            raise ConnectError(f"{self._where}: {doing} refused: {text}") from None
+            raise TransientError(f"{self._where}: {doing} refused: {text}") from None
         except OSError as error:
             self._broken = True
             raise network_error(error, self._where, handshake=handshake) from None
@@ -181,10 +217,7 @@ class Pop3Mailbox:
             with self._errors("UIDL"):
                 _, uidl_lines, _ = pop.uidl()
                 _, list_lines, _ = pop.list()
-            sizes = {}
-            for line in list_lines:
-                number, size = line.split()[:2]
-                sizes[int(number)] = int(size)
+            sizes = {int(line.split()[0]): int(line.split()[1]) for line in list_lines}
             self._index = {}
             for line in uidl_lines:
                 number, uidl = line.decode("ascii", "replace").split()[:2]

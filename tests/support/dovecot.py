@@ -22,6 +22,11 @@ from tests.support.ports import free_port, wait_for_port, wait_until_free
 
 # Derived from /work/shared/testing/dovecot.conf.example (see TESTING.md), plus the settings
 # that make start, stop and failed logins fast. @NAME@ placeholders are filled in per run.
+# - One passwd file per user: Dovecot rereads a changed passwd file at most once a second, but
+#   a file it has not seen yet (a new user) is read at once.
+# - service_count = 0 keeps one long-lived login process per protocol; with the default (a new
+#   process per connection) a SIGTERM that lands while a fresh login process starts up makes
+#   the master wait seconds for it.
 _CONFIG = """\
 base_dir = @ROOT@/run
 state_dir = @ROOT@/state
@@ -43,7 +48,7 @@ pop3_uidl_format = %08Xu%08Xv
 first_valid_uid = 1
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u @ROOT@/passwd
+  args = scheme=PLAIN username_format=%u @ROOT@/passwd.d/%u
 }
 userdb {
   driver = static
@@ -82,6 +87,14 @@ service anvil {
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 
 
+def _close(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:
+        with contextlib.suppress(Exception):
+            client.shutdown()
+
+
 class DovecotServer:
     """Dovecot serving passwd-file users with Maildir storage under `root`.
 
@@ -102,9 +115,8 @@ class DovecotServer:
         self.config_file = self.root / "dovecot.conf"
         self.log_file = self.root / "dovecot.log"
         self._stderr_file = self.root / "dovecot.stderr"
-        self._passwd_file = self.root / "passwd"
+        self._passwd_dir = self.root / "passwd.d"
         self._passwords: dict[str, str] = {}
-        self._passwd_mtime = 0
         self._user_counter = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._prepare()
@@ -131,7 +143,7 @@ class DovecotServer:
             check=True, capture_output=True,
         )  # fmt: skip
         key_file.chmod(0o644)
-        self._write_passwd()
+        self._passwd_dir.mkdir(mode=0o755)
         for sub in ("mail", "home"):
             (self.root / sub).mkdir(mode=0o755)
             shutil.chown(self.root / sub, "dovecot", "dovecot")
@@ -155,7 +167,7 @@ class DovecotServer:
             for port in (self.imaps_port, self.pop3s_port):
                 wait_for_port(self.host, port, max(deadline - time.monotonic(), 0.1))
         except BaseException:
-            self.stop()
+            self._stop(wait_for_ports=False)  # something else may hold a port
             raise
 
     def _await_greeting(self, port: int, prefix: bytes, deadline: float) -> None:
@@ -177,6 +189,9 @@ class DovecotServer:
 
     def stop(self) -> None:
         """Stop Dovecot (SIGTERM, SIGKILL after 1 s) and wait until its ports are free."""
+        self._stop(wait_for_ports=True)
+
+    def _stop(self, *, wait_for_ports: bool) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -185,13 +200,13 @@ class DovecotServer:
         try:
             proc.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        # The master is gone; its children share its process group and may linger briefly.
+            pass
+        # The master may be gone while children of its process group linger: end them too.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        wait_until_free(self.host, self.ports)
+        proc.wait()
+        if wait_for_ports:
+            wait_until_free(self.host, self.ports)
 
     def restart(self) -> None:
         """Stop and start again on the same ports with the same users and mail."""
@@ -232,11 +247,33 @@ class DovecotServer:
     # -- users -------------------------------------------------------------------------------
 
     def add_user(self, name: str, password: str) -> None:
-        """Add (or change) a user; Dovecot rereads the passwd file on the next login."""
-        if any(c in name + password for c in ":\n"):
-            raise ValueError("user names and passwords may not contain ':' or newlines")
+        """Add (or change) a user; a running Dovecot accepts the login at once."""
+        if not name or any(c in name for c in ":/\n") or any(c in password for c in ":\n"):
+            raise ValueError(f"unusable user name or password for {name!r}")
+        changed = self._passwords.get(name, password) != password
         self._passwords[name] = password
-        self._write_passwd()
+        path = self._passwd_dir / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(f"{name}:{{PLAIN}}{password}::::::\n")
+        tmp.chmod(0o644)
+        tmp.replace(path)
+        if changed and self._proc is not None:
+            self._await_login(name)
+
+    def _await_login(self, user: str, timeout: float = 3.0) -> None:
+        # Dovecot rereads a passwd file it already knows at most once a second.
+        deadline = time.monotonic() + timeout
+        while True:
+            client = IMAPClient(self.host, port=self.imap_port, ssl=False, timeout=10)
+            try:
+                client.login(user, self._passwords[user])
+                return
+            except IMAPClient.Error:
+                if time.monotonic() >= deadline:
+                    raise
+            finally:
+                _close(client)
+            time.sleep(0.02)
 
     def new_user(self, password: str = "secret") -> str:
         """Add a user with a name unique to this server and return the name."""
@@ -244,16 +281,6 @@ class DovecotServer:
         name = f"user-{self._user_counter}"
         self.add_user(name, password)
         return name
-
-    def _write_passwd(self) -> None:
-        lines = "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self._passwords.items())
-        tmp = self._passwd_file.with_suffix(".tmp")
-        tmp.write_text(lines)
-        tmp.chmod(0o644)
-        # Dovecot notices a change by mtime (whole seconds) and size: make the mtime move.
-        self._passwd_mtime = max(self._passwd_mtime + 1, int(time.time()))
-        os.utime(tmp, (self._passwd_mtime, self._passwd_mtime))
-        tmp.replace(self._passwd_file)
 
     # -- mailbox helpers (IMAP as the user) --------------------------------------------------
 
@@ -265,10 +292,7 @@ class DovecotServer:
             client.login(user, self._passwords[user])
             yield client
         finally:
-            try:
-                client.logout()
-            except Exception:
-                client.shutdown()
+            _close(client)
 
     def append(
         self,

@@ -1,0 +1,157 @@
+"""Misbehaving servers for the mailbox client tests: silent, without STARTTLS, wrong name."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from shared.mail.client import Encryption, Endpoint
+from shared.properties import Properties
+
+Reply = Callable[[str], bytes | None]  # a received line -> the answer (None: hang up)
+
+
+def endpoint(port: int, encryption: Encryption = "none", properties: str = "") -> Endpoint:
+    """An endpoint on 127.0.0.1 with properties given as `key=value` lines."""
+    return Endpoint("127.0.0.1", port, encryption, Properties.of(properties, "inbound"))
+
+
+def _listener() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    return sock
+
+
+def _stop(sock: socket.socket) -> None:
+    """Close a listener; shutting it down first wakes a thread blocked in accept()."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port that nothing listens on: connecting is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port whose connections are accepted (by the kernel's backlog) and never answered."""
+    with _listener() as sock:
+        yield sock.getsockname()[1]
+
+
+class ScriptedServer:
+    """One connection at a time: sends a greeting, then answers each line through `reply`."""
+
+    def __init__(self, greeting: bytes, reply: Reply) -> None:
+        self.greeting = greeting
+        self.reply = reply
+        self.received: list[str] = []
+        self._sock = _listener()
+        self.port: int = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self._sock.accept()
+        except OSError:
+            return
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(self.greeting)
+            for raw in lines:
+                line = raw.decode().rstrip("\r\n")
+                self.received.append(line)
+                answer = self.reply(line)
+                if answer is None:
+                    return
+                conn.sendall(answer)
+
+    def close(self) -> None:
+        _stop(self._sock)
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[Callable[[bytes, Reply], ScriptedServer]]:
+    servers: list[ScriptedServer] = []
+
+    def start(greeting: bytes, reply: Reply) -> ScriptedServer:
+        servers.append(ScriptedServer(greeting, reply))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / f"{name}.pem", directory / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def wrong_name_tls(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """(port, CA file) of a TLS server whose certificate names `wrong.example`, not 127.0.0.1."""
+    cert_file, key_file = _self_signed(tmp_path, "wrong.example")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    sock = _listener()
+
+    def serve() -> None:
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        conn.settimeout(5)
+        try:
+            with context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+        except OSError:  # the client gives up on the handshake: that is the point
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1], cert_file
+    _stop(sock)
+    thread.join(timeout=5)
