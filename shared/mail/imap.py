@@ -34,7 +34,7 @@ from shared.mail.client import (
     uids_of,
 )
 from shared.mail.tls import network_error, ssl_context
-from shared.mail.wire import WireTrace
+from shared.mail.wire import WireTrace, attach_imapclient
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,7 @@ class ImapMailbox:
             )
         try:
             client.normalise_times = False  # INTERNALDATE with its zone, not naive local time
-            client._imap.debug = 5 if self._trace.enabled else 0
-            client._imap._mesg = self._trace.imaplib_message
+            attach_imapclient(client, self._trace)
             self._trace.received(client._imap.welcome.decode("utf-8", "replace"))
             if encryption == "starttls":
                 with self._errors("CAPABILITY"):
@@ -188,44 +187,54 @@ class ImapMailbox:
         return refs
 
     def fetch(self, refs: Sequence[MessageRef]) -> Iterator[RemoteMessage | Rejected]:
-        props = self.endpoint.properties
+        chunk_size = self.endpoint.properties.fetch_chunk
         for folder, group in by_folder(refs).items():
             info = self._use(folder, group)
-            unsized = [ref.uid for ref in group if ref.size is None and ref.uid is not None]
-            sizes: dict[int, int] = {}
-            for chunk in chunked(unsized, METADATA_CHUNK):
-                with self._errors("UID FETCH"):
-                    data = self._client.fetch(chunk, [b"RFC822.SIZE"])
-                sizes.update({uid: item[b"RFC822.SIZE"] for uid, item in data.items()})
-            wanted: dict[int, MessageRef] = {}
-            for ref in group:
-                size = ref.size if ref.size is not None else sizes.get(ref.uid or 0)
-                if ref.uid is None or size is None:
-                    continue
-                rejected = too_large(ref, size, props.max_message_mb)
-                if rejected is not None:
-                    yield rejected
-                else:
-                    wanted[ref.uid] = ref
-            for chunk in chunked(list(wanted), props.fetch_chunk):
-                with self._errors("UID FETCH"):
-                    data = self._client.fetch(chunk, [b"BODY.PEEK[]", b"INTERNALDATE"])
-                for uid in chunk:
-                    item = data.get(uid)
-                    raw = item.get(b"BODY[]") if item is not None else None
-                    if raw is None:
-                        log.info("%s: %s vanished before it was fetched", self.account, folder)
-                        continue
-                    message = RemoteMessage(
-                        folder=folder,
-                        uidvalidity=info.uidvalidity,
-                        uid=uid,
-                        uidl=None,
-                        size=len(raw),
-                        internal_date=item.get(b"INTERNALDATE"),
-                        raw=bytes(raw),
-                    )
-                    yield too_large(message.ref, len(raw), props.max_message_mb) or message
+            for start in range(0, len(group), chunk_size):
+                yield from self._fetch_chunk(group[start : start + chunk_size], info)
+
+    def _fetch_chunk(
+        self, refs: list[MessageRef], info: FolderInfo
+    ) -> Iterator[RemoteMessage | Rejected]:
+        """One UID FETCH; items come out in the order of `refs`, rejections in their place."""
+        max_mb = self.endpoint.properties.max_message_mb
+        sizes = {ref.uid: ref.size for ref in refs if ref.uid is not None}
+        unsized = [uid for uid, size in sizes.items() if size is None]
+        if unsized:
+            with self._errors("UID FETCH"):
+                data = self._client.fetch(unsized, [b"RFC822.SIZE"])
+            sizes.update({uid: item.get(b"RFC822.SIZE") for uid, item in data.items()})
+        verdicts: dict[int, Rejected | None] = {
+            uid: too_large(ref, size, max_mb)
+            for ref in refs
+            if (uid := ref.uid) is not None and (size := sizes.get(uid)) is not None
+        }
+        wanted = [uid for uid, rejected in verdicts.items() if rejected is None]
+        data = {}
+        if wanted:
+            with self._errors("UID FETCH"):
+                data = self._client.fetch(wanted, [b"BODY.PEEK[]", b"INTERNALDATE"])
+        for uid, rejected in verdicts.items():
+            raw = data.get(uid, {}).get(b"BODY[]")
+            if rejected is None and raw is None:
+                log.info(
+                    "%s: %s uid %s vanished before its fetch", self.account, refs[0].folder, uid
+                )
+                continue
+            message = (
+                None
+                if rejected
+                else RemoteMessage(
+                    folder=refs[0].folder,
+                    uidvalidity=info.uidvalidity,
+                    uid=uid,
+                    uidl=None,
+                    size=len(raw),
+                    internal_date=data[uid].get(b"INTERNALDATE"),
+                    raw=bytes(raw),
+                )
+            )
+            yield rejected or too_large(message.ref, message.size, max_mb) or message
 
     def mark_read(self, refs: Sequence[MessageRef]) -> None:
         for folder, group in by_folder(refs).items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 wire_logger = logging.getLogger("mailpoll.wire")
 
@@ -65,3 +66,25 @@ class WireTrace:
 
     def _redact(self, line: str) -> str:
         return redact_imap(line) if self.protocol == "imap" else redact_pop3(line)
+
+
+def attach_imapclient(client: Any, trace: WireTrace) -> None:
+    """Route an `IMAPClient`'s protocol lines to `trace` (nothing is logged when it is off).
+
+    imaplib reports the lines it sends and reads through `_mesg` (level 4: lines only, not its
+    parser's workings); SEARCH goes around imaplib, through imapclient's `_raw_command`.
+    """
+    if not trace.enabled:
+        client._imap.debug = 0
+        return
+    client._imap.debug = 4
+    client._imap._mesg = trace.imaplib_message
+    raw_command = client._raw_command
+
+    def traced(command: bytes, args: list[bytes], uid: bool = True) -> Any:
+        words = [b"UID"] if uid and client.use_uid else []
+        words += [command, *args]
+        trace.sent(b" ".join(w if len(w) < 200 else b"{%d}" % len(w) for w in words).decode())
+        return raw_command(command, args, uid=uid)
+
+    client._raw_command = traced

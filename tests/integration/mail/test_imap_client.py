@@ -139,7 +139,7 @@ def test_list_new_and_fetch_give_the_exact_bytes_without_setting_seen(
     dovecot: DovecotServer, mailbox_user: tuple[str, str]
 ) -> None:
     user = mailbox_user[0]
-    raws = [message(n, b"caf\xc3\xa9 \x00\xff") for n in range(5)]
+    raws = [message(n, b"caf\xc3\xa9 \xff 8-bit") for n in range(5)]
     uids = [dovecot.append(user, raw) for raw in raws]
     with connect(dovecot, mailbox_user, extra="fetch_chunk=2") as box:
         refs = box.list_new("INBOX", uids[1])

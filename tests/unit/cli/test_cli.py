@@ -1,0 +1,255 @@
+"""The `mailpoll` command as users and scripts see it: output, exit codes, nothing half-written."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from mailpoll.cli.main import cli, main
+from shared.secrets import new_key
+
+PASSWORD = "cli-password-never-shown"
+ADD_SUPPORT = ["accounts", "add", "support", "--type", "inbound", "--host", "imap.example.com"]
+
+
+class Run:
+    """Runs `mailpoll` in-process with a data dir of its own and returns (code, out, err)."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        self.capsys = capsys
+        self.monkeypatch = monkeypatch
+
+    def __call__(self, *argv: str, stdin: str = "") -> tuple[int, str, str]:
+        self.monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        code = main(list(argv))
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+    def json(self, *argv: str) -> Any:
+        code, out, err = self(*argv, "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+
+@pytest.fixture
+def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    for name in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL", "UPLOAD_DIR", "ACTOR"):
+        monkeypatch.delenv(f"MAILPOLL_{name}", raising=False)
+    monkeypatch.setenv("MAILPOLL_DATA_DIR", str(tmp_path / "data"))
+    return Run(capsys, monkeypatch)
+
+
+def add_support(run: Run, *extra: str) -> None:
+    code, _, err = run(*ADD_SUPPORT, "--login", "u", "--password-stdin", *extra, stdin=PASSWORD)
+    assert code == 0, err
+
+
+def test_add_list_show_never_print_the_password(run: Run, tmp_path: Path) -> None:
+    add_support(run)
+    listed = run.json("accounts", "list")
+    assert [a["name"] for a in listed] == ["support"]
+    shown = run.json("accounts", "show", "support")
+    assert shown["password"] == "(set)"
+    assert shown["port"] == 993
+    _, out, _ = run("accounts", "show", "support")
+    assert "(set)" in out
+    everything = json.dumps([listed, shown]) + out
+    assert PASSWORD not in everything
+    database = (tmp_path / "data" / "mailpoll.db").read_bytes()
+    assert PASSWORD.encode() not in database
+
+
+def test_the_generated_key_file_is_private(run: Run, tmp_path: Path) -> None:
+    add_support(run)
+    key_file = tmp_path / "data" / "secret.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_a_key_from_the_environment_is_used_and_no_file_is_written(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILPOLL_SECRET_KEY", new_key())
+    add_support(run)
+    assert not (tmp_path / "data" / "secret.key").exists()
+
+
+def test_a_shared_database_without_a_key_is_a_clear_error(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILPOLL_DATABASE_URL", f"sqlite:///{tmp_path / 'shared.db'}")
+    code, _, err = run(*ADD_SUPPORT, "--login", "u", "--password-stdin", stdin=PASSWORD)
+    assert code == 1
+    assert err.startswith("error: MAILPOLL_SECRET_KEY is not set")
+    assert run.json("accounts", "list") == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["--port", "0"], "port"),
+        (["--folder", "../../etc"], "folder"),
+        (["--test-to", "a@example.com"], "test_to"),
+        (["--property", "bogus=1"], "properties"),
+        (["--max-batch", "lots"], "max_batch"),
+        (["--protocol", "pop3", "--on-email-received", "move"], "on_email_received"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(
+    run: Run, argv: list[str], field: str
+) -> None:
+    code, out, err = run(*ADD_SUPPORT, "--login", "u", *argv)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(f"error: {field}: ")
+    assert run.json("accounts", "list") == []
+    assert run.json("accounts", "history", "support") == []
+
+
+def test_usage_errors_are_one_line_too(run: Run) -> None:
+    code, _, err = run("accounts", "add", "x", "--colour", "red")
+    assert code == 2
+    assert err.startswith("error: No such option '--colour'.")
+    assert err.count("\n") == 1
+
+
+def test_unknown_account_is_exit_2(run: Run) -> None:
+    code, _, err = run("accounts", "show", "ghost")
+    assert (code, err) == (2, "error: no email account named 'ghost'\n")
+
+
+def test_update_enable_disable_and_history(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILPOLL_ACTOR", "alice@ops")
+    add_support(run)
+    assert run("accounts", "update", "support", "--polling-interval", "30")[0] == 0
+    assert run("accounts", "disable", "support")[1] == "disabled: support\n"
+    assert run("accounts", "enable", "support")[1] == "enabled: support\n"
+    history = run.json("accounts", "history", "support")
+    assert [h["action"] for h in history] == ["created", "updated", "disabled", "enabled"]
+    assert history[1]["changes"] == {"polling_interval": [None, 30]}
+    assert {h["actor"] for h in history} == {"alice@ops"}
+    assert run.json("accounts", "show", "support")["modified_by"] == "alice@ops"
+
+
+def test_property_edits_merge_and_remove(run: Run) -> None:
+    add_support(run, "--property", "timeout=5", "--property", "tls_verify=false")
+    run("accounts", "update", "support", "--property", "timeout=", "--property", "fetch_chunk=50")
+    shown = run.json("accounts", "show", "support")
+    assert shown["properties"] == "fetch_chunk=50\ntls_verify=false"
+
+
+def test_the_second_outbound_account_is_refused_by_name(run: Run) -> None:
+    relay = ["--type", "outbound", "--host", "smtp.example.com", "--auth-type", "none"]
+    assert run("accounts", "add", "relay", *relay)[0] == 0
+    code, _, err = run("accounts", "add", "relay2", *relay)
+    assert code == 2
+    assert "'relay' is already enabled" in err
+    assert run("accounts", "add", "relay2", *relay, "--disabled")[0] == 0
+    assert run("accounts", "enable", "relay2")[0] == 2
+
+
+def test_export_import_between_instances(run: Run, tmp_path: Path) -> None:
+    add_support(run, "--protect-during-import")
+    export = tmp_path / "accounts.json"
+    assert run("accounts", "export", "--file", str(export))[0] == 0
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600
+    assert PASSWORD not in export.read_text()
+    document = json.loads(export.read_text())
+    document["accounts"][0]["host"] = "changed.example.com"
+    document["accounts"].append({"name": "new", "type": "inbound", "host": "h", "login": "u"})
+    export.write_text(json.dumps(document))
+    report = run.json("accounts", "import", str(export))
+    assert (report["created"], report["skipped_protected"]) == (["new"], ["support"])
+    assert run.json("accounts", "show", "support")["host"] == "imap.example.com"
+
+
+def test_a_refused_import_writes_nothing(run: Run, tmp_path: Path) -> None:
+    incoming = tmp_path / "in.json"
+    accounts = [
+        {"name": "good", "type": "inbound", "host": "h", "login": "u"},
+        {"name": "bad", "type": "inbound", "host": "h", "login": "u", "folder": ".."},
+    ]
+    incoming.write_text(json.dumps({"accounts": accounts}))
+    code, out, _ = run("accounts", "import", str(incoming))
+    assert code == 2
+    assert "refused: bad: folder: '..' must not contain" in out
+    assert run.json("accounts", "list") == []
+    assert run("accounts", "import", str(incoming), "--dry-run")[0] == 2
+    accounts.pop()
+    incoming.write_text(json.dumps({"accounts": accounts}))
+    assert run("accounts", "import", str(incoming), "--dry-run")[0] == 0
+    assert run.json("accounts", "list") == []
+
+
+def test_import_of_a_file_that_is_not_json(run: Run, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{nope")
+    code, _, err = run("accounts", "import", str(broken))
+    assert code == 2
+    assert err.startswith(f"error: {broken}: not valid JSON")
+
+
+def test_settings_show_set_and_precedence(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILPOLL_DEFAULT_POLL_INTERVAL", "90")
+    shown = run.json("settings", "show")
+    assert shown["default_polling_interval"] == {"value": "90", "source": "environment"}
+    assert shown["system_email_address"] == {"value": None, "source": "unset"}
+    assert run("settings", "set", "default_polling_interval", "45")[0] == 0
+    assert run("settings", "set", "system_email_address", "mailpoll@example.com")[0] == 0
+    shown = run.json("settings", "show")
+    assert shown["default_polling_interval"] == {"value": "45", "source": "database"}
+    assert shown["system_email_address"]["value"] == "mailpoll@example.com"
+    assert run("settings", "set", "default_polling_interval", "")[0] == 0
+    assert run.json("settings", "show")["default_polling_interval"]["source"] == "environment"
+    assert len(run.json("settings", "history", "default_polling_interval")) == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("colour", "red", "error: setting: unknown key 'colour'"),
+        ("feedback_email_address", "not an address", "error: feedback_email_address: "),
+        ("default_polling_interval", "0", "error: default_polling_interval: "),
+    ],
+)
+def test_bad_settings_are_refused(run: Run, key: str, value: str, message: str) -> None:
+    code, _, err = run("settings", "set", key, value)
+    assert code == 2
+    assert err.startswith(message)
+
+
+def test_db_upgrade_and_status(run: Run) -> None:
+    assert run("db", "upgrade")[1] == "schema at revision 0001\n"
+    assert run("db", "status")[1] == "database: 0001\nexpected: 0001\n"
+
+
+def test_secret_key_prints_a_usable_key(run: Run) -> None:
+    key = run("secret-key")[1].strip()
+    assert len(key) == 44
+
+
+def test_a_bad_environment_value_is_one_line(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILPOLL_DEFAULT_POLL_INTERVAL", "soon")
+    code, _, err = run("accounts", "list")
+    assert code == 2
+    assert err.startswith("error: MAILPOLL_DEFAULT_POLL_INTERVAL: ")
+
+
+def test_every_command_and_option_has_help() -> None:
+    def walk(command: click.Command, path: str) -> list[str]:
+        missing = [] if (command.help or command.short_help) else [path]
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.help:
+                missing.append(f"{path} {param.opts[0]}")
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                missing += walk(sub, f"{path} {name}")
+        return missing
+
+    assert walk(cli, "mailpoll") == []
