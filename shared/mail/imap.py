@@ -202,39 +202,32 @@ class ImapMailbox:
         unsized = [uid for uid, size in sizes.items() if size is None]
         if unsized:
             with self._errors("UID FETCH"):
-                data = self._client.fetch(unsized, [b"RFC822.SIZE"])
-            sizes.update({uid: item.get(b"RFC822.SIZE") for uid, item in data.items()})
+                answer = self._client.fetch(unsized, [b"RFC822.SIZE"])
+            sizes.update({uid: item.get(b"RFC822.SIZE") for uid, item in answer.items()})
         verdicts: dict[int, Rejected | None] = {
             uid: too_large(ref, size, max_mb)
             for ref in refs
             if (uid := ref.uid) is not None and (size := sizes.get(uid)) is not None
         }
         wanted = [uid for uid, rejected in verdicts.items() if rejected is None]
-        data = {}
+        data: dict[int, Any] = {}
         if wanted:
             with self._errors("UID FETCH"):
                 data = self._client.fetch(wanted, [b"BODY.PEEK[]", b"INTERNALDATE"])
+        folder = refs[0].folder
         for uid, rejected in verdicts.items():
-            raw = data.get(uid, {}).get(b"BODY[]")
-            if rejected is None and raw is None:
-                log.info(
-                    "%s: %s uid %s vanished before its fetch", self.account, refs[0].folder, uid
-                )
+            if rejected is not None:
+                yield rejected
                 continue
-            message = (
-                None
-                if rejected
-                else RemoteMessage(
-                    folder=refs[0].folder,
-                    uidvalidity=info.uidvalidity,
-                    uid=uid,
-                    uidl=None,
-                    size=len(raw),
-                    internal_date=data[uid].get(b"INTERNALDATE"),
-                    raw=bytes(raw),
-                )
+            item = data.get(uid, {})
+            raw = item.get(b"BODY[]")
+            if raw is None:
+                log.info("%s: %s uid %s vanished before its fetch", self.account, folder, uid)
+                continue
+            message = RemoteMessage(
+                folder, info.uidvalidity, uid, None, len(raw), item.get(b"INTERNALDATE"), raw
             )
-            yield rejected or too_large(message.ref, message.size, max_mb) or message
+            yield too_large(message.ref, message.size, max_mb) or message
 
     def mark_read(self, refs: Sequence[MessageRef]) -> None:
         for folder, group in by_folder(refs).items():

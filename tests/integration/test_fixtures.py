@@ -93,15 +93,16 @@ def test_imaps_without_the_ca_file_fails_verification(dovecot: DovecotServer) ->
 
 
 def _pop3_check(pop: poplib.POP3, dovecot: DovecotServer, user: str, password: str) -> None:
-    pop.user(user)
-    pop.pass_(password)
-    uid = 1
-    assert pop.stat() == (1, len(RAW))
-    _resp, listing, _octets = pop.uidl()
-    # Dovecot 2.3 expands %08Xu%08Xv in lower-case hex.
-    expected = f"{uid:08x}{dovecot.uidvalidity(user):08x}".encode()
-    assert listing == [b"1 " + expected]
-    pop.quit()
+    try:
+        pop.user(user)
+        pop.pass_(password)
+        assert pop.stat() == (1, len(RAW))
+        _resp, listing, _octets = pop.uidl()
+        # pop3_uidl_format = %08Xu%08Xv: UID then UIDVALIDITY, in lower-case hex in Dovecot 2.3.
+        assert listing == [f"1 {1:08x}{dovecot.uidvalidity(user):08x}".encode()]
+        pop.quit()
+    finally:
+        pop.close()
 
 
 def test_pop3_plain_stat_and_uidl(dovecot: DovecotServer, mailbox_user: tuple[str, str]) -> None:

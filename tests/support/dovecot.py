@@ -256,6 +256,10 @@ class DovecotServer:
         tmp = path.with_name(f".{name}.tmp")
         tmp.write_text(f"{name}:{{PLAIN}}{password}::::::\n")
         tmp.chmod(0o644)
+        if path.exists():
+            # Dovecot notices a change by mtime (whole seconds) and size: move the mtime on.
+            mtime = max(int(time.time()), int(path.stat().st_mtime) + 1)
+            os.utime(tmp, (mtime, mtime))
         tmp.replace(path)
         if changed and self._proc is not None:
             self._await_login(name)

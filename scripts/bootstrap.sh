@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Shared by scripts/run.sh and scripts/test.sh: Debian packages, then a virtualenv with mailpoll.
+# Safe to run again: it installs only what is missing.
+set -eu
+cd "$(dirname "$0")/.."
+
+# Debian packages: Python, and for the tests the real servers they start (Dovecot, Redis,
+# PostgreSQL's binaries for a throwaway cluster when no server runs on 127.0.0.1:5432).
+missing=""
+command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$missing python3-venv python3-pip"
+if [ "${MAILPOLL_BOOTSTRAP_TEST_SERVERS:-0}" = 1 ]; then
+    command -v dovecot >/dev/null 2>&1 || missing="$missing dovecot-imapd dovecot-pop3d"
+    command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+    command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 &&
+        ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+        missing="$missing postgresql"
+    fi
+fi
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "error: please install:$missing (needs root and apt-get)" >&2
+        exit 1
+    fi
+    echo "installing Debian packages:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# The virtualenv, reinstalled when pyproject.toml changes.
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -e "$stamp" ]; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e ".[test]"
+    rm -f .venv/.installed-*
+    touch "$stamp"
+fi
