@@ -37,10 +37,11 @@ def network_error(error: OSError, where: str, *, handshake: bool = False) -> Mai
     if isinstance(error, TimeoutError):
         return ServerTimeoutError(f"{where}: no answer within the time-out ({error})")
     if isinstance(error, ssl.SSLCertVerificationError):
-        reason = error.verify_message or error.reason or str(error)
+        reason = getattr(error, "verify_message", None) or str(error)
         return TLSError(f"{where}: certificate not accepted: {reason}")
     if isinstance(error, ssl.SSLError) and handshake:
-        return TLSError(f"{where}: TLS handshake failed: {error.reason or error}")
+        reason = getattr(error, "reason", None) or str(error)
+        return TLSError(f"{where}: TLS handshake failed: {reason}")
     if isinstance(error, ConnectionRefusedError):
         return ConnectError(f"{where}: connection refused")
     return ConnectError(f"{where}: {error.strerror or error}")
