@@ -140,6 +140,19 @@ class ReceivedMessage(SQLModel, table=True):
     server_action_done_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
+class IgnoredMessage(SQLModel, table=True):
+    """A message the date filters passed over, so POP3 (which has no UID cursor) skips it again."""
+
+    __tablename__ = "ignored_messages"
+    __table_args__ = (sa.UniqueConstraint("account_id", "uidl"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="email_accounts.id", ondelete="CASCADE", index=True)
+    uidl: str = Field(max_length=100)
+    reason: str = Field(max_length=200)
+    at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
 class AccountStatus(SQLModel, table=True):
     """How an inbound account's polling goes, for `mailpoll status` and error reports."""
 

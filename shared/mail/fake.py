@@ -62,6 +62,9 @@ class FakeMailbox:
         box.messages[uid] = FakeMessage(uid, raw, internal_date or datetime.now(UTC))
         return uid
 
+    def create_folder(self, folder: str) -> None:
+        self.folders_.setdefault(folder, FakeFolder())
+
     def reset_uidvalidity(self, folder: str = INBOX) -> None:
         """As if the folder was recreated: new UIDVALIDITY, UIDs renumbered from 1."""
         box = self.folders_[folder]

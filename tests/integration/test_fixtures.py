@@ -57,9 +57,11 @@ def test_imap_wrong_password_is_refused(
     dovecot: DovecotServer, mailbox_user: tuple[str, str]
 ) -> None:
     user, _password = mailbox_user
-    with IMAPClient(dovecot.host, port=dovecot.imap_port, ssl=False, timeout=10) as client:
-        with pytest.raises(IMAPClient.Error):
-            client.login(user, "wrong")
+    with (
+        IMAPClient(dovecot.host, port=dovecot.imap_port, ssl=False, timeout=10) as client,
+        pytest.raises(IMAPClient.Error),
+    ):
+        client.login(user, "wrong")
 
 
 @pytest.mark.parametrize("hostname", ["127.0.0.1", "localhost"])
@@ -184,9 +186,11 @@ def test_add_user_takes_effect_without_restart(dovecot: DovecotServer) -> None:
     dovecot.add_user("carol", "first")
     assert dovecot.folders("carol") == ["INBOX"]
     dovecot.add_user("carol", "other")  # same length, same second: must still be noticed
-    with IMAPClient(dovecot.host, port=dovecot.imap_port, ssl=False, timeout=10) as client:
-        with pytest.raises(IMAPClient.Error):
-            client.login("carol", "first")
+    with (
+        IMAPClient(dovecot.host, port=dovecot.imap_port, ssl=False, timeout=10) as client,
+        pytest.raises(IMAPClient.Error),
+    ):
+        client.login("carol", "first")
     assert dovecot.folders("carol") == ["INBOX"]
 
 

@@ -23,7 +23,9 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
                 return
         except OSError as exc:
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"{host}:{port} did not accept connections in {timeout} s") from exc
+                raise TimeoutError(
+                    f"{host}:{port} did not accept connections in {timeout} s"
+                ) from exc
             time.sleep(0.01)
 
 

@@ -31,7 +31,9 @@ def message(n: int, body: bytes = b"hello") -> bytes:
     )
 
 
-def imap_endpoint(dovecot: DovecotServer, encryption: Encryption = "none", extra: str = "") -> Endpoint:
+def imap_endpoint(
+    dovecot: DovecotServer, encryption: Encryption = "none", extra: str = ""
+) -> Endpoint:
     port = dovecot.imaps_port if encryption == "ssl" else dovecot.imap_port
     return endpoint(port, encryption, f"tls_ca_file={dovecot.ca_file}\n{extra}")
 
@@ -172,7 +174,8 @@ def test_a_message_over_the_size_limit_is_rejected_alone(
         items = list(box.fetch(box.list_new("INBOX")))
     assert [type(item).__name__ for item in items] == ["RemoteMessage", "Rejected", "RemoteMessage"]
     rejected = items[1]
-    assert isinstance(rejected, Rejected) and rejected.ref.uid == big
+    assert isinstance(rejected, Rejected)
+    assert rejected.ref.uid == big
     assert [item.uid for item in items if isinstance(item, RemoteMessage)] == [small, after]
 
 
@@ -184,7 +187,8 @@ def test_mark_read_flags_only_the_given_messages(
     with connect(dovecot, mailbox_user) as box:
         box.mark_read([ref for ref in box.list_new("INBOX") if ref.uid == first])
     flags = dovecot.flags(user)
-    assert b"\\Seen" in flags[first] and b"\\Seen" not in flags[second]
+    assert b"\\Seen" in flags[first]
+    assert b"\\Seen" not in flags[second]
 
 
 def test_move_moves_only_the_given_messages(

@@ -31,7 +31,9 @@ def message(n: int, body: bytes = b"hello") -> bytes:
     )
 
 
-def pop3_endpoint(dovecot: DovecotServer, encryption: Encryption = "none", extra: str = "") -> Endpoint:
+def pop3_endpoint(
+    dovecot: DovecotServer, encryption: Encryption = "none", extra: str = ""
+) -> Endpoint:
     port = dovecot.pop3s_port if encryption == "ssl" else dovecot.pop3_port
     return endpoint(port, encryption, f"tls_ca_file={dovecot.ca_file}\n{extra}")
 
@@ -147,7 +149,8 @@ def test_a_message_over_the_size_limit_is_rejected_alone(
         refs = box.list_new("INBOX")
         items = list(box.fetch(refs))
     assert [type(item).__name__ for item in items] == ["RemoteMessage", "Rejected", "RemoteMessage"]
-    assert isinstance(items[1], Rejected) and items[1].ref == refs[1]
+    assert isinstance(items[1], Rejected)
+    assert items[1].ref == refs[1]
 
 
 def test_a_long_line_is_fetched_whole(

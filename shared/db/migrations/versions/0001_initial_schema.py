@@ -184,9 +184,28 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_received_pending_action", ["account_id", "server_action_due_at"], unique=False
         )
+    op.create_table(
+        "ignored_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("uidl", sa.String(length=100), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["account_id"], ["email_accounts.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("account_id", "uidl"),
+    )
+    with op.batch_alter_table("ignored_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_ignored_messages_account_id"), ["account_id"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("ignored_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ignored_messages_account_id"))
+
+    op.drop_table("ignored_messages")
     with op.batch_alter_table("received_messages", schema=None) as batch_op:
         batch_op.drop_index("ix_received_pending_action")
         batch_op.drop_index(batch_op.f("ix_received_messages_sha256"))
