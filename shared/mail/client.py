@@ -1,37 +1,45 @@
 """The mailbox client protocol that polling code uses, whatever the server speaks.
 
-A client is opened logged in (see `shared.mail.connect.open_mailbox`) and used as a context
-manager; leaving the block logs out (POP3: QUIT, which is what commits deletions).
+`open_mailbox` (shared.mail.connect) returns a client already connected and logged in:
+encryption `none`, `ssl` (TLS from the first byte) or `starttls` (refused with `TLSError`,
+before any login, when the server does not offer it); certificates and host names checked
+unless the properties opt out; `connect_timeout` on the connection and TLS handshake,
+`timeout` on every later read. With `debug`, lines go to the `mailpoll.wire` logger,
+credentials redacted. Use it as a context manager: leaving the block logs out.
 
-    folders() -> list[str]                  every folder's name (POP3: ["INBOX"])
+    folders() -> list[str]                  every selectable folder (POP3: ["INBOX"])
     select(folder) -> FolderInfo            UIDVALIDITY, UIDNEXT, message count
-    list_new(folder, after_uid, limit=)     refs of messages with a UID above the cursor,
-                                            oldest first (POP3: every message; the caller
-                                            keeps the UIDLs it has seen)
+    list_new(folder, after_uid=0, limit=)   refs of the messages above the UID cursor, oldest
+                                            first, with size and INTERNALDATE (POP3: every
+                                            message, by UIDL; the caller skips those it has)
     fetch(refs) -> Iterator[RemoteMessage | Rejected]
-                                            the raw bytes, never setting \\Seen; a message that
-                                            fails for itself alone (too large) comes out as a
-                                            `Rejected` so the caller records it and goes on
+                                            the exact bytes, never setting \\Seen, in chunks
+                                            of `fetch_chunk`; a message over `max_message_mb`
+                                            comes out as `Rejected` (its MessageError inside)
+                                            in its place, and the others still come
     mark_read(refs), move(refs, folder), delete(refs)
-                                            what happens once a message is safely stored; only
-                                            the given messages are touched (POP3: delete only;
-                                            it takes effect when the session ends)
+                                            once a message is safely stored; only the given
+                                            messages are touched. POP3 raises ConfigError for
+                                            mark_read and move; its deletions take effect at
+                                            close() (QUIT), which raises if they did not
     close()                                 log out; safe to call twice
 
-Refs name a message in a way that outlives the session: IMAP by folder, UIDVALIDITY and UID,
-POP3 by UIDL. Acting on IMAP refs whose UIDVALIDITY is no longer the folder's raises
-`FolderError`: those UIDs now name other messages. Every failure is a `shared.errors` error.
+Refs outlive the session (deletion N days later works): IMAP names a message by folder,
+UIDVALIDITY and UID, POP3 by UIDL. IMAP refs whose UIDVALIDITY is no longer the folder's
+raise `FolderError` and nothing is touched: those UIDs now name other messages. Every failure
+is a `shared.errors` error; library exceptions never leave the adapters.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Literal, Protocol, Self
 
-from shared.errors import MessageError
+from shared.errors import MailpollError, MessageError
 from shared.properties import Properties
 
 Encryption = Literal["none", "ssl", "starttls"]
@@ -140,6 +148,29 @@ def uids_of(refs: Sequence[MessageRef]) -> list[int]:
 def chunked(items: Sequence[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
+
+
+class Closing:
+    """Base of the clients: `with client:` closes it; a close failure never hides the error
+    that left the block."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.close()
+            return
+        with contextlib.suppress(MailpollError):
+            self.close()
 
 
 class MailboxClient(Protocol):

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Self
 
 from shared.errors import ConfigError, FolderError, MailpollError
 from shared.mail.client import (
     INBOX,
+    Closing,
     FolderInfo,
     MessageRef,
     Rejected,
@@ -35,7 +34,7 @@ class FakeFolder:
     messages: dict[int, FakeMessage] = field(default_factory=dict)
 
 
-class FakeMailbox:
+class FakeMailbox(Closing):
     """Folders of messages in memory; `actions` records what was done, in order.
 
     `pop3=True` behaves like a POP3 server: INBOX only, refs by UIDL, no mark_read or move,
@@ -74,17 +73,6 @@ class FakeMailbox:
             self.add(message.raw, folder, internal_date=message.internal_date)
 
     # -- the protocol --------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _call(self, *action: str) -> None:
         if self.closed:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from imapclient import DELETED, SEEN, IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
@@ -22,6 +21,7 @@ from shared.errors import (
     TransientError,
 )
 from shared.mail.client import (
+    Closing,
     Credentials,
     Endpoint,
     FolderInfo,
@@ -42,7 +42,7 @@ METADATA_CHUNK = 1000  # UIDs per UID FETCH of INTERNALDATE and RFC822.SIZE: sma
 _BUSY = ("[UNAVAILABLE]", "[INUSE]", "[LIMIT]", "[SERVERBUG]")
 
 
-class ImapMailbox:
+class ImapMailbox(Closing):
     """A logged-in IMAP session; see `shared.mail.client` for the contract."""
 
     def __init__(
@@ -76,7 +76,7 @@ class ImapMailbox:
             if encryption == "starttls":
                 with self._errors("CAPABILITY"):
                     offered = client.has_capability("STARTTLS")
-                if not offered:
+                if not offered:  # never fall back to a plain-text login
                     raise TLSError(f"{self._where}: the server does not offer STARTTLS")
                 with self._errors("STARTTLS", handshake=True):
                     client.starttls(context)
@@ -114,16 +114,9 @@ class ImapMailbox:
             self._broken = True
             raise network_error(error, self._where, handshake=handshake) from None
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    def _capable(self, name: str) -> bool:
+        with self._errors("CAPABILITY"):
+            return bool(self._client.has_capability(name))
 
     def folders(self) -> list[str]:
         with self._errors("LIST"):
@@ -172,18 +165,10 @@ class ImapMailbox:
             with self._errors("UID FETCH"):
                 data = self._client.fetch(chunk, [b"INTERNALDATE", b"RFC822.SIZE"])
             for uid in chunk:
-                item = data.get(uid)
-                if item is None:  # expunged since the search
-                    continue
-                refs.append(
-                    MessageRef(
-                        folder,
-                        uid=uid,
-                        uidvalidity=info.uidvalidity,
-                        size=item.get(b"RFC822.SIZE"),
-                        internal_date=item.get(b"INTERNALDATE"),
-                    )
-                )
+                item = data.get(uid)  # missing: expunged since the search
+                if item is not None:
+                    size, date = item.get(b"RFC822.SIZE"), item.get(b"INTERNALDATE")
+                    refs.append(MessageRef(folder, uid, info.uidvalidity, None, size, date))
         return refs
 
     def fetch(self, refs: Sequence[MessageRef]) -> Iterator[RemoteMessage | Rejected]:
@@ -240,14 +225,13 @@ class ImapMailbox:
         for source, group in by_folder(refs).items():
             self._use(source, group)
             uids = uids_of(group)
-            if not uids:
-                continue
-            with self._errors("UID MOVE", folder=folder):
-                if self._client.has_capability("MOVE"):
+            if uids and self._capable("MOVE"):
+                with self._errors("UID MOVE", folder=folder):
                     self._client.move(uids, folder)
-                    continue
-                self._client.copy(uids, folder)
-            self._expunge(uids)
+            elif uids:
+                with self._errors("UID COPY", folder=folder):
+                    self._client.copy(uids, folder)
+                self._expunge(uids)
 
     def delete(self, refs: Sequence[MessageRef]) -> None:
         for folder, group in by_folder(refs).items():
@@ -257,9 +241,10 @@ class ImapMailbox:
 
     def _expunge(self, uids: list[int]) -> None:
         """Flag and expunge exactly these UIDs, never other messages flagged \\Deleted."""
+        uidplus = self._capable("UIDPLUS")
         with self._errors("UID EXPUNGE"):
             self._client.add_flags(uids, [DELETED], silent=True)
-            if self._client.has_capability("UIDPLUS"):
+            if uidplus:
                 self._client.uid_expunge(uids)
                 return
             others = set(self._client.search(["DELETED"])) - set(uids)

@@ -5,10 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import poplib
-import ssl
 from collections.abc import Iterator, Sequence
-from types import TracebackType
-from typing import Self
 
 from shared.errors import (
     AuthenticationError,
@@ -21,6 +18,7 @@ from shared.errors import (
 )
 from shared.mail.client import (
     INBOX,
+    Closing,
     Credentials,
     Endpoint,
     FolderInfo,
@@ -30,92 +28,12 @@ from shared.mail.client import (
     too_large,
 )
 from shared.mail.tls import network_error, ssl_context
-from shared.mail.wire import WireTrace
+from shared.mail.wire import TracedPOP3, WireTrace, traced_pop3
 
 log = logging.getLogger(__name__)
 
 
-class _Traced(poplib.POP3):
-    """poplib's line handling, traced through `WireTrace`, without its 2048-byte line limit."""
-
-    trace: WireTrace
-    max_line: int
-
-    @contextlib.contextmanager
-    def _closed_on_error(self) -> Iterator[None]:
-        """poplib leaves the socket open when the greeting fails: close it."""
-        try:
-            yield
-        except BaseException:
-            for name in ("file", "sock"):
-                with contextlib.suppress(Exception):
-                    getattr(self, name).close()
-            raise
-
-    def _putcmd(self, line: str) -> None:
-        self.trace.sent(line)
-        self.sock.sendall(line.encode(self.encoding) + b"\r\n")
-
-    def _getline(self) -> tuple[bytes, int]:
-        line = self.file.readline(self.max_line + 1)
-        if len(line) > self.max_line:
-            raise poplib.error_proto("-ERR line too long")
-        if not line:
-            raise poplib.error_proto("-ERR EOF")
-        octets = len(line)
-        if line[-2:] == b"\r\n":
-            return line[:-2], octets
-        if line[:1] == b"\r":
-            return line[1:-1], octets
-        return line[:-1], octets
-
-    def _getresp(self) -> bytes:
-        response, _ = self._getline()
-        self.trace.received(response.decode("utf-8", "replace"))
-        if not response.startswith(b"+"):
-            raise poplib.error_proto(response)
-        return response
-
-    def _getlongresp(self) -> tuple[bytes, list[bytes], int]:
-        response = self._getresp()
-        lines: list[bytes] = []
-        octets = 0
-        line, size = self._getline()
-        while line != b".":
-            if line.startswith(b".."):  # dot-stuffing
-                size -= 1
-                line = line[1:]
-            octets += size
-            lines.append(line)
-            line, size = self._getline()
-        self.trace.received(f"({len(lines)} lines, {octets} octets)")
-        return response, lines, octets
-
-
-class _POP3(_Traced):
-    def __init__(self, host: str, port: int, *, timeout: float, trace: WireTrace, limit: int):
-        self.trace, self.max_line = trace, limit
-        with self._closed_on_error():
-            poplib.POP3.__init__(self, host, port, timeout)
-
-
-class _POP3SSL(_Traced, poplib.POP3_SSL):
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        timeout: float,
-        context: ssl.SSLContext | None,
-        trace: WireTrace,
-        limit: int,
-    ):
-        self.trace, self.max_line = trace, limit
-        with self._closed_on_error():
-            poplib.POP3_SSL.__init__(self, host, port, timeout=timeout, context=context)
-
-
-class Pop3Mailbox:
+class Pop3Mailbox(Closing):
     """A logged-in POP3 session: one folder (INBOX), messages known by UIDL."""
 
     def __init__(
@@ -127,30 +45,23 @@ class Pop3Mailbox:
         self._trace = WireTrace(account, "pop3", enabled=debug)
         self._index: dict[str, tuple[int, int]] | None = None  # uidl -> (number, size)
         self._broken = False
-        self._pop: _Traced | None = self._open(credentials)
+        self._pop: TracedPOP3 | None = self._open(credentials)
 
-    def _open(self, credentials: Credentials) -> _Traced:
+    def _open(self, credentials: Credentials) -> TracedPOP3:
         props = self.endpoint.properties
         encryption = self.endpoint.encryption
         context = ssl_context(props) if encryption != "none" else None
-        host, port = self.endpoint.host, self.endpoint.port
-        limit = props.max_message_mb * 1024 * 1024 + 2  # a line, at most the whole message
-        pop: _Traced | None = None
+        pop: TracedPOP3 | None = None
         try:
             with self._errors("connect", handshake=encryption == "ssl"):
-                if encryption == "ssl":
-                    pop = _POP3SSL(
-                        host,
-                        port,
-                        timeout=props.connect_timeout,
-                        context=context,
-                        trace=self._trace,
-                        limit=limit,
-                    )
-                else:
-                    pop = _POP3(
-                        host, port, timeout=props.connect_timeout, trace=self._trace, limit=limit
-                    )
+                pop = traced_pop3(
+                    self.endpoint.host,
+                    self.endpoint.port,
+                    implicit_tls=context if encryption == "ssl" else None,
+                    timeout=props.connect_timeout,
+                    trace=self._trace,
+                    max_line=props.max_message_mb * 1024 * 1024 + 2,  # a line: the whole message
+                )
             pop.sock.settimeout(props.timeout)
             if encryption == "starttls":
                 with self._errors("CAPA"):
@@ -194,18 +105,7 @@ class Pop3Mailbox:
             self._broken = True
             raise network_error(error, self._where, handshake=handshake) from None
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _session(self) -> _Traced:
+    def _session(self) -> TracedPOP3:
         if self._pop is None:
             raise ConnectError(f"{self._where}: the session is closed")
         return self._pop

@@ -1,9 +1,13 @@
-"""Protocol traces for accounts with `debug` on, with credentials always redacted."""
+"""Protocol traces for accounts with `debug` on, credentials always redacted; traced poplib."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import poplib
 import re
+import ssl
+from collections.abc import Iterator
 from typing import Any
 
 wire_logger = logging.getLogger("mailpoll.wire")
@@ -84,7 +88,110 @@ def attach_imapclient(client: Any, trace: WireTrace) -> None:
     def traced(command: bytes, args: list[bytes], uid: bool = True) -> Any:
         words = [b"UID"] if uid and client.use_uid else []
         words += [command, *args]
-        trace.sent(b" ".join(w if len(w) < 200 else b"{%d}" % len(w) for w in words).decode())
+        line = b" ".join(w if len(w) < 200 else b"{%d}" % len(w) for w in words)
+        trace.sent(line.decode("utf-8", "replace"))
         return raw_command(command, args, uid=uid)
 
     client._raw_command = traced
+
+
+class TracedPOP3(poplib.POP3):
+    """poplib with its lines traced through a `WireTrace` and no 2048-byte line limit.
+
+    The response to RETR is traced as a line count: message bodies stay out of the logs.
+    """
+
+    trace: WireTrace
+    max_line: int
+
+    @contextlib.contextmanager
+    def _closed_on_error(self) -> Iterator[None]:
+        """poplib leaves the socket open when the greeting fails: close it."""
+        try:
+            yield
+        except BaseException:
+            for name in ("file", "sock"):
+                with contextlib.suppress(Exception):
+                    getattr(self, name).close()
+            raise
+
+    def _putcmd(self, line: str) -> None:
+        self.trace.sent(line)
+        self.sock.sendall(line.encode(self.encoding) + b"\r\n")
+
+    def _getline(self) -> tuple[bytes, int]:
+        line = self.file.readline(self.max_line + 1)
+        if len(line) > self.max_line:
+            raise poplib.error_proto("-ERR line too long")
+        if not line:
+            raise poplib.error_proto("-ERR EOF")
+        octets = len(line)
+        if line[-2:] == b"\r\n":
+            return line[:-2], octets
+        if line[:1] == b"\r":
+            return line[1:-1], octets
+        return line[:-1], octets
+
+    def _getresp(self) -> bytes:
+        response, _ = self._getline()
+        self.trace.received(response.decode("utf-8", "replace"))
+        if not response.startswith(b"+"):
+            raise poplib.error_proto(response)
+        return response
+
+    def _getlongresp(self) -> tuple[bytes, list[bytes], int]:
+        response = self._getresp()
+        lines: list[bytes] = []
+        octets = 0
+        line, size = self._getline()
+        while line != b".":
+            if line.startswith(b".."):  # dot-stuffing
+                size -= 1
+                line = line[1:]
+            octets += size
+            lines.append(line)
+            line, size = self._getline()
+        self.trace.received(f"({len(lines)} lines, {octets} octets)")
+        return response, lines, octets
+
+
+class _POP3(TracedPOP3):
+    def __init__(
+        self, host: str, port: int, *, timeout: float, trace: WireTrace, limit: int
+    ) -> None:
+        self.trace, self.max_line = trace, limit
+        with self._closed_on_error():
+            poplib.POP3.__init__(self, host, port, timeout)
+
+
+class _POP3SSL(TracedPOP3, poplib.POP3_SSL):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float,
+        context: ssl.SSLContext | None,
+        trace: WireTrace,
+        limit: int,
+    ) -> None:
+        self.trace, self.max_line = trace, limit
+        with self._closed_on_error():
+            poplib.POP3_SSL.__init__(self, host, port, timeout=timeout, context=context)
+
+
+def traced_pop3(
+    host: str,
+    port: int,
+    *,
+    implicit_tls: ssl.SSLContext | None,
+    timeout: float,
+    trace: WireTrace,
+    max_line: int,
+) -> TracedPOP3:
+    """A connected poplib session (the greeting read); TLS from the first byte if a context."""
+    if implicit_tls is not None:
+        return _POP3SSL(
+            host, port, timeout=timeout, context=implicit_tls, trace=trace, limit=max_line
+        )
+    return _POP3(host, port, timeout=timeout, trace=trace, limit=max_line)

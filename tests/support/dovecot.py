@@ -28,8 +28,7 @@ from tests.support.ports import free_port, wait_for_port, wait_until_free
 #   process per connection) a SIGTERM that lands while a fresh login process starts up makes
 #   the master wait seconds for it.
 # - A failed login still answers after about 0.5 s: Dovecot's auth process flushes failures on
-#   a 500 ms timer even with auth_failure_delay = 0 (passdb nodelay fields are dropped on a
-#   password mismatch in 2.3.19).
+#   a 500 ms timer even with auth_failure_delay = 0 (a passdb `nodelay` field did not help).
 _CONFIG = """\
 base_dir = @ROOT@/run
 state_dir = @ROOT@/state
@@ -122,7 +121,11 @@ class DovecotServer:
         self._passwords: dict[str, str] = {}
         self._user_counter = 0
         self._proc: subprocess.Popen[bytes] | None = None
-        self._prepare()
+        try:
+            self._prepare()
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
 
     # -- lifecycle ---------------------------------------------------------------------------
 

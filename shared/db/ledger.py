@@ -1,0 +1,158 @@
+"""The poll pipeline's durable state: folder checkpoints, the received-message ledger, status.
+
+A batch is recorded in one transaction together with its folder's new high-water mark, and
+only when the writer's fencing token is not older than the last writer's: a worker that lost
+its lock while paused cannot move a newer checkpoint backwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from shared.db.models import (
+    AccountStatus,
+    DeadLetter,
+    FolderState,
+    IgnoredMessage,
+    ReceivedMessage,
+)
+from shared.errors import LockLostError
+
+
+def checkpoint(session: Session, account_id: int, folder: str) -> FolderState | None:
+    query = select(FolderState).where(
+        FolderState.account_id == account_id, FolderState.folder == folder
+    )
+    return session.exec(query).first()
+
+
+def seen_uidls(session: Session, account_id: int) -> set[str]:
+    """Every UIDL announced or ignored: what POP3, which has no cursor, must not take again."""
+    received = select(ReceivedMessage.uidl).where(
+        ReceivedMessage.account_id == account_id, col(ReceivedMessage.uidl).is_not(None)
+    )
+    ignored = select(IgnoredMessage.uidl).where(IgnoredMessage.account_id == account_id)
+    return {u for u in session.exec(received) if u} | set(session.exec(ignored))
+
+
+def announced_keys(
+    session: Session, account_id: int, folder: str
+) -> set[tuple[str | None, int, datetime | None]]:
+    """(Message-ID, size, internal date) of what a folder announced: after a UIDVALIDITY change
+    the same mail comes back under new UIDs and must not be announced again."""
+    query = select(
+        ReceivedMessage.message_id, ReceivedMessage.size, ReceivedMessage.internal_date
+    ).where(ReceivedMessage.account_id == account_id, ReceivedMessage.folder == folder)
+    return {(m, s, _naive(d)) for m, s, d in session.exec(query)}
+
+
+def record_batch(
+    session: Session,
+    *,
+    account_id: int,
+    folder: str,
+    uidvalidity: int | None,
+    last_uid: int,
+    fence: int,
+    received: Sequence[ReceivedMessage],
+    ignored: Iterable[IgnoredMessage] = (),
+    now: datetime,
+) -> None:
+    """Add the batch to the ledger and move the checkpoint, in the caller's transaction.
+
+    Rows that are there already (a batch repeated after a crash) are kept as they were.
+    """
+    _advance(session, account_id, folder, uidvalidity, last_uid, fence, now)
+    for row in received:
+        if not _ledger_has(session, row):
+            session.add(row)
+    for skip in ignored:
+        session.add(skip)
+    session.flush()
+
+
+def _advance(
+    session: Session,
+    account_id: int,
+    folder: str,
+    uidvalidity: int | None,
+    last_uid: int,
+    fence: int,
+    now: datetime,
+) -> None:
+    result = session.execute(
+        sa.update(FolderState)
+        .where(
+            col(FolderState.account_id) == account_id,
+            col(FolderState.folder) == folder,
+            col(FolderState.fence) <= fence,
+        )
+        .values(uidvalidity=uidvalidity, last_uid=last_uid, fence=fence, updated_at=now)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        return
+    if checkpoint(session, account_id, folder) is not None:
+        raise LockLostError(f"folder {folder!r} was checkpointed by a newer lock holder")
+    state = FolderState(
+        account_id=account_id, folder=folder, uidvalidity=uidvalidity, last_uid=last_uid,
+        fence=fence, updated_at=now,
+    )  # fmt: skip
+    session.add(state)
+
+
+def _ledger_has(session: Session, row: ReceivedMessage) -> bool:
+    query = select(ReceivedMessage.id).where(ReceivedMessage.event_id == row.event_id)
+    return session.exec(query).first() is not None
+
+
+def due_actions(
+    session: Session, account_id: int, now: datetime, limit: int = 500
+) -> list[ReceivedMessage]:
+    """Messages whose server action (mark read, move, delete) is due and not yet done."""
+    query = (
+        select(ReceivedMessage)
+        .where(
+            ReceivedMessage.account_id == account_id,
+            col(ReceivedMessage.server_action).is_not(None),
+            col(ReceivedMessage.server_action_done_at).is_(None),
+            col(ReceivedMessage.server_action_due_at) <= now,
+        )
+        .order_by(col(ReceivedMessage.id))
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def mark_actions_done(session: Session, ids: Sequence[int], now: datetime) -> None:
+    if ids:
+        session.execute(
+            sa.update(ReceivedMessage)
+            .where(col(ReceivedMessage.id).in_(ids))
+            .values(server_action_done_at=now)
+        )
+
+
+def status_of(session: Session, account_id: int) -> AccountStatus:
+    status = session.get(AccountStatus, account_id)
+    if status is None:
+        status = AccountStatus(account_id=account_id)
+        session.add(status)
+    return status
+
+
+def dead_letters(session: Session, account_id: int | None = None) -> list[DeadLetter]:
+    query = select(DeadLetter).order_by(col(DeadLetter.id))
+    if account_id is not None:
+        query = query.where(DeadLetter.account_id == account_id)
+    return list(session.exec(query))
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    """Compare date-times without their zone: SQLite returns them naive, all are stored in UTC."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
