@@ -14,6 +14,8 @@ def utcnow() -> datetime:
 
 def as_utc(moment: datetime | None) -> datetime | None:
     """SQLite hands back stored UTC date-times without their zone; put it back."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None if moment is None else utc(moment)
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.accounts import form
 from shared.accounts.service import AccountService
-from shared.clock import as_utc
+from shared.clock import utc
 from shared.db.models import Account
 from shared.errors import ConfigError, MailpollError
 from shared.secrets import SecretBox
@@ -30,7 +30,7 @@ def export_accounts(accounts: list[Account], *, with_secrets: bool = False) -> d
             value = getattr(account, key)
             if value is None or (key == "port" and account.use_default_port):
                 continue  # blank, or computed again on the target
-            entry[key] = as_utc(value).isoformat() if isinstance(value, datetime) else value
+            entry[key] = utc(value).isoformat() if isinstance(value, datetime) else value
         if with_secrets and account.password_encrypted:
             entry[ENCRYPTED_PASSWORD] = account.password_encrypted
         entries.append(entry)

@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from shared.mail.client import Encryption, Endpoint
 from shared.properties import Properties
 
-Reply = Callable[[str], bytes | None]  # a received line -> the answer (None: hang up)
+Reply = Callable[[str], bytes | None]  # a line -> the answer (b"": none, None: hang up)
 
 
 def endpoint(port: int, encryption: Encryption = "none", properties: str = "") -> Endpoint:

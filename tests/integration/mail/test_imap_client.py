@@ -260,3 +260,23 @@ def test_the_wire_trace_follows_the_debug_flag(
     assert any("UID SEARCH" in line for line in wire)
     assert all(line.startswith("acct imap ") for line in wire)
     assert mailbox_user[1] not in "\n".join(wire)
+
+
+def test_a_server_that_stops_answering_mid_session_times_out(
+    scripted_server: Callable[[bytes, Reply], ScriptedServer],
+) -> None:
+    def reply(line: str) -> bytes | None:
+        tag, _, command = line.partition(" ")
+        if command.upper().startswith("CAPABILITY"):
+            return b"* CAPABILITY IMAP4rev1\r\n%s OK done\r\n" % tag.encode()
+        if command.upper().startswith("LOGIN"):
+            return b"%s OK logged in\r\n" % tag.encode()
+        return b""  # SELECT and anything after: silence
+
+    server = scripted_server(b"* OK fake IMAP ready\r\n", reply)
+    point = endpoint(server.port, "none", "timeout=0.3")
+    with ImapMailbox(point, Credentials("u", "p"), account="acct") as box:
+        started = time.monotonic()
+        with pytest.raises(ServerTimeoutError):
+            box.list_new("INBOX")
+    assert time.monotonic() - started < 2

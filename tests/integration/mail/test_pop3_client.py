@@ -195,3 +195,20 @@ def test_the_wire_trace_follows_the_debug_flag_and_hides_credentials(
     assert any(line.startswith("acct pop3 S: +OK") for line in wire)
     assert mailbox_user[1] not in "\n".join(wire)
     assert "hello" not in "\n".join(wire)  # bodies are not traced
+
+
+def test_a_server_that_stops_answering_mid_session_times_out(
+    scripted_server: Callable[[bytes, Reply], ScriptedServer],
+) -> None:
+    def reply(line: str) -> bytes | None:
+        if line.split()[0].upper() in {"USER", "PASS"}:
+            return b"+OK\r\n"
+        return b""  # UIDL and anything after: silence
+
+    server = scripted_server(b"+OK fake POP3 ready\r\n", reply)
+    point = endpoint(server.port, "none", "timeout=0.3")
+    with Pop3Mailbox(point, Credentials("u", "p"), account="acct") as box:
+        started = time.monotonic()
+        with pytest.raises(ServerTimeoutError):
+            box.list_new("INBOX")
+    assert time.monotonic() - started < 2

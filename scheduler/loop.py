@@ -1,0 +1,62 @@
+"""The scheduler process: each tick, enqueue a poll for every account that is due."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from scheduler import plan
+from shared.db.database import Database
+from shared.errors import MailpollError
+from shared.schedule import Schedule
+
+log = logging.getLogger(__name__)
+Enqueue = Callable[[int], None]
+
+
+class Scheduler:
+    """Reconciles the shared schedule with the configuration and enqueues due polls."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        schedule: Schedule,
+        enqueue: Enqueue,
+        default_interval: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._database = database
+        self._schedule = schedule
+        self._enqueue = enqueue
+        self._default_interval = default_interval
+        self._clock = clock
+
+    def tick(self) -> list[int]:
+        """One round: pick up configuration changes, then enqueue what is due. Returns ids."""
+        now = self._clock()
+        with self._database.session() as session:
+            current = plan.fingerprint(session, self._default_interval)
+            if current != self._schedule.fingerprint():
+                intervals = plan.intervals(session, self._default_interval)
+                self._schedule.reconcile(intervals, now, current)
+                log.info("schedule reconciled: %d inbound account(s) enabled", len(intervals))
+        due = self._schedule.claim_due(now)
+        for account_id in due:
+            self._enqueue(account_id)
+        if due:
+            log.debug("enqueued polls for accounts %s", due)
+        return due
+
+    def run(self, stop: threading.Event, *, period: float = 1.0) -> None:
+        """Tick until `stop` is set; a failing tick is logged and retried, never fatal."""
+        log.info("scheduler started (tick every %.1fs)", period)
+        while not stop.is_set():
+            try:
+                self.tick()
+            except MailpollError as error:
+                log.warning("scheduler tick failed: %s", error)
+            stop.wait(period)
+        log.info("scheduler stopped")

@@ -1,0 +1,46 @@
+"""Every Redis key and every queue and actor name mailpoll uses, in one place.
+
+Keys are namespaced `mailpoll:`. The scheduler enqueues by these names, so it never imports
+actor code.
+"""
+
+from __future__ import annotations
+
+PREFIX = "mailpoll"
+
+POLL_QUEUE = "mailpoll.poll"
+POLL_ACTOR = "poll_account"
+HOUSEKEEPING_QUEUE = "mailpoll.housekeeping"
+HOUSEKEEPING_ACTOR = "housekeeping"
+SEND_QUEUE = "mailpoll.send"
+SEND_ACTOR = "send_message"
+
+
+def account_lock(account_id: int) -> str:
+    """The per-account lease a poll holds: value = owner token."""
+    return f"{PREFIX}:lock:account:{account_id}"
+
+
+def lock_fence(account_id: int) -> str:
+    """Counter giving each new lease a higher fencing token."""
+    return f"{PREFIX}:lock:fence:{account_id}"
+
+
+def lock_contention_count() -> str:
+    """How many polls ended at once because another worker held the account."""
+    return f"{PREFIX}:stats:lock_contention"
+
+
+def schedule() -> str:
+    """Sorted set: account id -> when its next poll is due (Unix seconds)."""
+    return f"{PREFIX}:schedule:due"
+
+
+def schedule_intervals() -> str:
+    """Hash: account id -> polling interval in seconds, as last reconciled."""
+    return f"{PREFIX}:schedule:interval"
+
+
+def schedule_fingerprint() -> str:
+    """The configuration fingerprint the schedule was last reconciled with."""
+    return f"{PREFIX}:schedule:fingerprint"
