@@ -45,9 +45,12 @@ class DirectoryKeystore:
 
 
 class EnvironmentKeystore:
-    """Environment variables: alias `imap.password` is `MAILPOLL_SECRET_IMAP_PASSWORD`."""
+    """Environment variables: alias `imap.password` is `MAILPOLL_ALIAS_IMAP_PASSWORD`.
 
-    def __init__(self, prefix: str = "MAILPOLL_SECRET_") -> None:
+    A prefix of its own, so that no alias can read mailpoll's settings (MAILPOLL_SECRET_KEY).
+    """
+
+    def __init__(self, prefix: str = "MAILPOLL_ALIAS_") -> None:
         self.prefix = prefix
 
     def __repr__(self) -> str:

@@ -3,24 +3,7 @@
 from __future__ import annotations
 
 from shared.errors import ConfigError
-from shared.mail.client import Credentials, Encryption, Endpoint, MailboxClient
-
-DEFAULT_PORTS: dict[tuple[str, str], int] = {
-    ("imap", "none"): 143,
-    ("imap", "starttls"): 143,
-    ("imap", "ssl"): 993,
-    ("pop3", "none"): 110,
-    ("pop3", "starttls"): 110,
-    ("pop3", "ssl"): 995,
-}
-
-
-def default_port(protocol: str, encryption: Encryption) -> int:
-    """The well-known port of a protocol with an encryption (`use_default_port`)."""
-    try:
-        return DEFAULT_PORTS[(protocol, encryption)]
-    except KeyError:
-        raise ConfigError("protocol", f"{protocol!r} with {encryption!r} has no port") from None
+from shared.mail.client import Credentials, Endpoint, MailboxClient
 
 
 def open_mailbox(

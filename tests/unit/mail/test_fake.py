@@ -6,7 +6,7 @@ import pytest
 
 from shared.errors import ConfigError, ConnectError, FolderError
 from shared.mail.client import MailboxClient, Rejected, RemoteMessage
-from shared.mail.connect import default_port, open_mailbox
+from shared.mail.connect import open_mailbox
 from shared.mail.fake import FakeMailbox
 
 
@@ -96,15 +96,6 @@ def test_fail_with_makes_the_next_call_fail_once() -> None:
     with pytest.raises(ConnectError):
         box.list_new("INBOX")
     assert box.list_new("INBOX") == []
-
-
-def test_default_ports_follow_protocol_and_encryption() -> None:
-    assert default_port("imap", "ssl") == 993
-    assert default_port("imap", "starttls") == 143
-    assert default_port("pop3", "none") == 110
-    assert default_port("pop3", "ssl") == 995
-    with pytest.raises(ConfigError):
-        default_port("smtp", "ssl")
 
 
 def test_an_unknown_protocol_is_a_configuration_error() -> None:

@@ -52,19 +52,19 @@ def test_a_directory_alias_is_not_found(secrets_dir: Path) -> None:
 def test_the_environment_keystore_upper_cases_and_replaces_punctuation(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("MAILPOLL_SECRET_IMAP_PASS_1", "s3cret")
+    monkeypatch.setenv("MAILPOLL_ALIAS_IMAP_PASS_1", "s3cret")
     store = EnvironmentKeystore()
-    assert store.variable("imap.pass-1") == "MAILPOLL_SECRET_IMAP_PASS_1"
+    assert store.variable("imap.pass-1") == "MAILPOLL_ALIAS_IMAP_PASS_1"
     assert store.lookup("imap.pass-1") == "s3cret"
-    with pytest.raises(SecretError, match="MAILPOLL_SECRET_OTHER"):
+    with pytest.raises(SecretError, match="MAILPOLL_ALIAS_OTHER"):
         store.lookup("other")
 
 
 def test_a_chain_asks_each_store_in_turn(
     secrets_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MAILPOLL_SECRET_ONLY_ENV", "from-env")
-    monkeypatch.setenv("MAILPOLL_SECRET_IMAP_USER", "shadowed")
+    monkeypatch.setenv("MAILPOLL_ALIAS_ONLY_ENV", "from-env")
+    monkeypatch.setenv("MAILPOLL_ALIAS_IMAP_USER", "shadowed")
     chain = ChainKeystore(DirectoryKeystore(secrets_dir), EnvironmentKeystore())
     assert chain.lookup("imap-user") == "alice"
     assert chain.lookup("only-env") == "from-env"
@@ -75,7 +75,7 @@ def test_a_chain_asks_each_store_in_turn(
 def test_the_default_keystore_falls_back_to_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MAILPOLL_SECRET_X", "env")
+    monkeypatch.setenv("MAILPOLL_ALIAS_X", "env")
     assert default_keystore(tmp_path / "absent").lookup("x") == "env"
     (tmp_path / "x").write_text("file")
     assert default_keystore(tmp_path).lookup("x") == "file"
