@@ -8,7 +8,7 @@ its lock while paused cannot move a newer checkpoint backwards.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -21,6 +21,7 @@ from shared.db.models import (
     ReceivedMessage,
 )
 from shared.errors import LockLostError
+from shared.mail.client import MessageRef
 
 
 def checkpoint(session: Session, account_id: int, folder: str) -> FolderState | None:
@@ -36,18 +37,31 @@ def seen_uidls(session: Session, account_id: int) -> set[str]:
         ReceivedMessage.account_id == account_id, col(ReceivedMessage.uidl).is_not(None)
     )
     ignored = select(IgnoredMessage.uidl).where(IgnoredMessage.account_id == account_id)
-    return {u for u in session.exec(received) if u} | set(session.exec(ignored))
+    dead = select(DeadLetter.uidl).where(
+        DeadLetter.account_id == account_id, col(DeadLetter.dead).is_(sa.true())
+    )
+    uidls = set(session.exec(received)) | set(session.exec(ignored)) | set(session.exec(dead))
+    return {uidl for uidl in uidls if uidl}
 
 
-def announced_keys(
-    session: Session, account_id: int, folder: str
-) -> set[tuple[str | None, int, datetime | None]]:
-    """(Message-ID, size, internal date) of what a folder announced: after a UIDVALIDITY change
-    the same mail comes back under new UIDs and must not be announced again."""
-    query = select(
-        ReceivedMessage.message_id, ReceivedMessage.size, ReceivedMessage.internal_date
-    ).where(ReceivedMessage.account_id == account_id, ReceivedMessage.folder == folder)
-    return {(m, s, _naive(d)) for m, s, d in session.exec(query)}
+def announced_hashes(session: Session, account_id: int, folder: str) -> set[str]:
+    """The SHA-256 of everything a folder announced: after a UIDVALIDITY change the same mail
+    comes back under new UIDs, and must not be announced again."""
+    query = select(ReceivedMessage.sha256).where(
+        ReceivedMessage.account_id == account_id, ReceivedMessage.folder == folder
+    )
+    return set(session.exec(query))
+
+
+def is_dead_letter(session: Session, account_id: int, ref: MessageRef) -> bool:
+    query = select(DeadLetter.id).where(
+        DeadLetter.account_id == account_id,
+        DeadLetter.folder == ref.folder,
+        DeadLetter.uidvalidity == ref.uidvalidity,
+        DeadLetter.uid == ref.uid,
+        DeadLetter.uidl == ref.uidl,
+    )
+    return session.exec(query).first() is not None
 
 
 def record_batch(
@@ -149,10 +163,3 @@ def dead_letters(session: Session, account_id: int | None = None) -> list[DeadLe
     if account_id is not None:
         query = query.where(DeadLetter.account_id == account_id)
     return list(session.exec(query))
-
-
-def _naive(moment: datetime | None) -> datetime | None:
-    """Compare date-times without their zone: SQLite returns them naive, all are stored in UTC."""
-    if moment is None or moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -1,0 +1,47 @@
+"""The Dramatiq broker and the Redis client, from the settings: a server, or embedded.
+
+`mailpoll run` on a laptop gets an in-process Redis (fakeredis, with Lua) that the broker, the
+locks and the schedule share; separate `scheduler` and `worker` processes need a real one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dramatiq
+import fakeredis
+import redis
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker
+
+from shared.errors import ConfigError
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The Redis client and the broker that one process uses."""
+
+    redis: redis.Redis
+    broker: dramatiq.Broker
+    embedded: bool
+
+
+def connect(settings: Settings, *, allow_embedded: bool) -> Backend:
+    """Build the backend; without MAILPOLL_REDIS_URL only `mailpoll run` may embed one."""
+    if settings.redis_url is None:
+        if not allow_embedded:
+            raise ConfigError(
+                "MAILPOLL_REDIS_URL",
+                "is not set: separate scheduler and worker processes share a Redis server "
+                "(or use `mailpoll run` for one process with an embedded one)",
+            )
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        return Backend(client, RedisBroker(client=client), embedded=True)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+    broker_url = settings.broker_url or settings.redis_url
+    if broker_url.startswith(("amqp://", "amqps://")):
+        return Backend(client, RabbitmqBroker(url=broker_url), embedded=False)
+    if broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return Backend(client, RedisBroker(url=broker_url), embedded=False)
+    raise ConfigError("MAILPOLL_BROKER_URL", "must start with redis:// or amqp://")

@@ -1,0 +1,82 @@
+"""How a poll's success or failure is recorded: account status, backoff, next due time.
+
+Authentication and configuration failures will not heal by themselves: the account waits long
+(and is reported at once). Network, time-out and busy-server failures back off exponentially
+with jitter, per account, so one failing account never delays another.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from shared.db import ledger
+from shared.db.models import Account
+from shared.errors import AuthenticationError, MailpollError, PermanentError
+
+if TYPE_CHECKING:
+    from workers.intake import Tally
+    from workers.poll import PollDeps
+
+log = logging.getLogger(__name__)
+BASE_BACKOFF = 30.0
+MAX_BACKOFF = 3600.0
+PERMANENT_BACKOFF = 900.0
+
+
+def kind_of(error: MailpollError) -> str:
+    if isinstance(error, AuthenticationError):
+        return "authentication"
+    if isinstance(error, PermanentError):
+        return "configuration"
+    return "transient"
+
+
+def backoff_seconds(error: MailpollError, failures: int) -> float:
+    """Seconds until the next try after `failures` failures in a row."""
+    if isinstance(error, PermanentError):
+        return PERMANENT_BACKOFF
+    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * 2 ** min(failures - 1, 16))
+    return random.uniform(ceiling / 2, ceiling)  # jitter: failing accounts do not retry in step
+
+
+def record_failure(account: Account, error: MailpollError, deps: PollDeps) -> None:
+    assert account.id is not None
+    now = deps.clock()
+    with deps.database.session() as session:
+        status = ledger.status_of(session, account.id)
+        status.consecutive_failures += 1
+        status.last_poll_at = now
+        status.last_error = str(error)
+        status.last_error_kind = kind_of(error)
+        status.failing_since = status.failing_since or now
+        delay = backoff_seconds(error, status.consecutive_failures)
+        status.backoff_until = now + timedelta(seconds=delay)
+    log.warning(
+        "%s: poll failed (%s, %d in a row), next try in %.0fs: %s",
+        account.name, kind_of(error), status.consecutive_failures, delay, error,
+    )  # fmt: skip
+    try:
+        deps.postpone(account.id, now.timestamp() + delay)
+    except MailpollError as postpone_error:
+        log.warning("%s: cannot postpone the next poll: %s", account.name, postpone_error)
+
+
+def record_success(account: Account, tally: Tally, deps: PollDeps) -> None:
+    assert account.id is not None
+    now = deps.clock()
+    with deps.database.session() as session:
+        status = ledger.status_of(session, account.id)
+        if status.consecutive_failures:
+            log.info(
+                "%s: polling works again after %d failure(s)",
+                account.name,
+                status.consecutive_failures,
+            )
+        status.last_poll_at = status.last_success_at = now
+        status.consecutive_failures = 0
+        status.failing_since = status.backoff_until = None
+        status.last_error = status.last_error_kind = None
+        status.messages_waiting = 1 if tally.more_waiting else 0

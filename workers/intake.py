@@ -1,0 +1,193 @@
+"""Taking new mail in, in the order that loses nothing: store, announce, record, then act.
+
+For each chunk of fetched messages: the raw bytes are written atomically to the upload dir,
+the events are published, and only then are the messages added to the ledger together with
+the folder's new high-water mark. A crash anywhere repeats at most the chunk in flight, with
+the same file names and the same event ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from shared import events
+from shared.clock import Clock, utc
+from shared.db import ledger
+from shared.db.database import Database
+from shared.db.models import Account, DeadLetter, IgnoredMessage, ReceivedMessage
+from shared.errors import LockLostError
+from shared.mail.client import MessageRef, Rejected, RemoteMessage
+from shared.mail.parse import parse_metadata
+from shared.store import MessageStore
+from workers import actions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tally:
+    """What a poll did, for its log line, `mailpoll poll` and the account status."""
+
+    announced: int = 0
+    ignored: int = 0
+    dead: int = 0
+    repeated: int = 0  # already announced before a UIDVALIDITY change: not announced again
+    acted: int = 0
+    more_waiting: bool = False
+    event_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """`process_after` and `ignore_older_than_hours`, fixed at the start of a poll."""
+
+    not_before: datetime | None
+
+    @classmethod
+    def of(cls, account: Account, now: datetime) -> Filters:
+        limits = []
+        if account.process_after is not None:
+            limits.append(utc(account.process_after))
+        if account.ignore_older_than_hours:
+            limits.append(now - timedelta(hours=account.ignore_older_than_hours))
+        return cls(max(limits) if limits else None)
+
+    def reason_to_skip(self, received: datetime | None) -> str | None:
+        if self.not_before is None or received is None:
+            return None
+        if utc(received) < self.not_before:
+            return f"received {utc(received).isoformat()} before {self.not_before.isoformat()}"
+        return None
+
+
+@dataclass
+class Intake:
+    """Everything one chunk needs; `alive` says whether this worker still holds the lock."""
+
+    account: Account
+    database: Database
+    store: MessageStore
+    publish: Callable[[Sequence[tuple[str, dict[str, Any]]]], None]
+    clock: Clock
+    fence: int
+    alive: Callable[[], bool]
+    tally: Tally = field(default_factory=Tally)
+
+    def take(
+        self,
+        items: Iterable[RemoteMessage | Rejected],
+        *,
+        folder: str,
+        uidvalidity: int | None,
+        last_uid: int,
+        filters: Filters,
+        known_hashes: set[str] | None = None,
+    ) -> list[ReceivedMessage]:
+        """Store, announce and record one chunk; returns its new ledger rows."""
+        now = self.clock()
+        rows: list[ReceivedMessage] = []
+        outgoing: list[tuple[str, dict[str, Any]]] = []
+        ignored: list[IgnoredMessage] = []
+        for item in items:
+            if isinstance(item, Rejected):
+                last_uid = max(last_uid, item.ref.uid or 0)
+                self._dead_letter(item, now)
+                continue
+            last_uid = max(last_uid, item.uid or 0)
+            received = item.internal_date
+            metadata = parse_metadata(item.raw)
+            if item.uid is None and metadata.date is not None:  # POP3: the Date header
+                received = metadata.date
+            reason = filters.reason_to_skip(received)
+            if reason is not None:
+                self.tally.ignored += 1
+                if item.uidl is not None:
+                    ignored.append(
+                        IgnoredMessage(account_id=self._id, uidl=item.uidl, reason=reason, at=now)
+                    )
+                continue
+            if known_hashes is not None and hashlib.sha256(item.raw).hexdigest() in known_hashes:
+                self.tally.repeated += 1  # announced under the folder's previous UIDVALIDITY
+                continue
+            row, event = self._store(item, metadata, now)
+            rows.append(row)
+            outgoing.append((f"message.received.{self.account.name}", event))
+        if not self.alive():
+            raise LockLostError(f"{self.account.name}: lock lost before publishing")
+        if outgoing:
+            self.publish(outgoing)
+        actions.plan(self.account, rows, now)  # due actions go into the ledger with the rows
+        with self.database.session() as session:
+            ledger.record_batch(
+                session, account_id=self._id, folder=folder, uidvalidity=uidvalidity,
+                last_uid=last_uid, fence=self.fence, received=rows, ignored=ignored, now=now,
+            )  # fmt: skip
+            self._record_dead_letters(session)
+        self.tally.announced += len(rows)
+        self.tally.event_ids += [row.event_id for row in rows]
+        return rows
+
+    @property
+    def _id(self) -> int:
+        assert self.account.id is not None
+        return self.account.id
+
+    def _store(
+        self, item: RemoteMessage, metadata: Any, now: datetime
+    ) -> tuple[ReceivedMessage, dict[str, Any]]:
+        identity = item.uidl if item.uid is None else f"{item.uidvalidity}:{item.uid}"
+        event_id = events.event_id(self._id, item.folder, identity)
+        relative = self.store.path_for(now.date(), item.folder, event_id)
+        sha256, size = self.store.save(relative, item.raw)
+        event = events.build_received_event(
+            account=self.account.name,
+            protocol=self.account.protocol or "imap",
+            event_id=event_id,
+            folder=item.folder,
+            uidvalidity=item.uidvalidity,
+            uid=item.uid,
+            uidl=item.uidl,
+            metadata=metadata,
+            size=size,
+            sha256=sha256,
+            raw_path=relative,
+            time=now,
+        )
+        row = ReceivedMessage(
+            account_id=self._id, folder=item.folder, uidvalidity=item.uidvalidity, uid=item.uid,
+            uidl=item.uidl, event_id=event_id, message_id=metadata.message_id, sha256=sha256,
+            size=size, raw_path=relative, internal_date=item.internal_date, downloaded_at=now,
+            published_at=now,
+        )  # fmt: skip
+        return row, event
+
+    def _dead_letter(self, item: Rejected, now: datetime) -> None:
+        log.warning(
+            "%s: %s goes to the dead-letter list: %s", self.account.name, item.ref, item.error
+        )
+        self._pending_dead.append((item.ref, str(item.error), now))
+        self.tally.dead += 1
+
+    def _record_dead_letters(self, session: Session) -> None:
+        for ref, error, now in self._pending_dead:
+            if not ledger.is_dead_letter(session, self._id, ref):
+                session.add(_dead_letter_row(self._id, ref, error, now))
+        self._pending_dead.clear()
+
+    def __post_init__(self) -> None:
+        self._pending_dead: list[tuple[MessageRef, str, datetime]] = []
+
+
+def _dead_letter_row(account_id: int, ref: MessageRef, error: str, now: datetime) -> DeadLetter:
+    return DeadLetter(
+        account_id=account_id, folder=ref.folder, uidvalidity=ref.uidvalidity, uid=ref.uid,
+        uidl=ref.uidl, error=error, attempts=1, first_failed_at=now, last_failed_at=now,
+        dead=True,
+    )  # fmt: skip

@@ -1,0 +1,165 @@
+"""One poll of one inbound account, under its Redis lock: the logic behind the poll actor.
+
+Plain functions with their collaborators as arguments (no Dramatiq here), so tests drive them
+directly against a real or fake mailbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+from shared import keys
+from shared.clock import Clock
+from shared.db import ledger
+from shared.db.database import Database
+from shared.db.models import Account
+from shared.errors import MailpollError
+from shared.lock import AccountLock, LockRenewer
+from shared.mail.client import INBOX, MailboxClient
+from shared.properties import Properties
+from shared.store import MessageStore
+from workers import actions, failures
+from workers.intake import Filters, Intake, Tally
+
+log = logging.getLogger(__name__)
+DEFAULT_MAX_BATCH = 100
+
+
+@dataclass(frozen=True)
+class PollDeps:
+    """What a poll works with; built once per worker process."""
+
+    database: Database
+    redis: redis.Redis
+    store: MessageStore
+    publish: Callable[..., None]
+    open_mailbox: Callable[[Account], MailboxClient]
+    clock: Clock
+    enqueue_next: Callable[[int], None]
+    postpone: Callable[[int, float], None]
+    lock_ttl: float = 60.0
+
+
+@dataclass
+class PollResult:
+    account: str
+    outcome: str  # polled, busy, skipped, failed
+    tally: Tally
+    error: str | None = None
+
+
+def poll_account(account_id: int, deps: PollDeps) -> PollResult:
+    """Poll once; a failure is recorded on the account (with backoff), never raised."""
+    with deps.database.session() as session:
+        account = session.get(Account, account_id)
+    if account is None or not account.enabled or account.type != "inbound":
+        return PollResult(str(account_id), "skipped", Tally())
+    lock = AccountLock(deps.redis, account_id, ttl_seconds=deps.lock_ttl)
+    if not lock.acquire():
+        deps.redis.incr(keys.lock_contention_count())
+        log.info("%s: another worker is polling it; this poll ends", account.name)
+        return PollResult(account.name, "busy", Tally())
+    started = time.monotonic()
+    tally = Tally()
+    try:
+        with LockRenewer(lock) as renewer:
+            _poll_locked(account, deps, lock.fence, lambda: not renewer.lost, tally)
+    except MailpollError as error:
+        failures.record_failure(account, error, deps)
+        return PollResult(account.name, "failed", tally, str(error))
+    finally:
+        lock.release()
+    failures.record_success(account, tally, deps)
+    log.info(
+        "%s: %d announced, %d ignored, %d dead-lettered, %d server actions in %.2fs%s",
+        account.name, tally.announced, tally.ignored, tally.dead, tally.acted,
+        time.monotonic() - started, " (more waiting)" if tally.more_waiting else "",
+    )  # fmt: skip
+    if tally.more_waiting:
+        deps.enqueue_next(account_id)
+    return PollResult(account.name, "polled", tally)
+
+
+def _poll_locked(
+    account: Account, deps: PollDeps, fence: int, alive: Callable[[], bool], tally: Tally
+) -> None:
+    properties = Properties.of(account.properties, "inbound")
+    deadline = time.monotonic() + properties.poll_budget_seconds
+    intake = Intake(
+        account, deps.database, deps.store, deps.publish, deps.clock, fence, alive, tally
+    )
+    with deps.open_mailbox(account) as client:
+        tally.acted += actions.run_due(account, client, deps.database, deps.clock)
+        if account.protocol == "pop3":
+            _take_pop3(account, client, intake, properties, deadline)
+        else:
+            _take_imap(account, client, intake, properties, deadline)
+        tally.acted += actions.run_due(account, client, deps.database, deps.clock)
+
+
+def _take_imap(
+    account: Account,
+    client: MailboxClient,
+    intake: Intake,
+    properties: Properties,
+    deadline: float,
+) -> None:
+    assert account.id is not None
+    folder = account.folder or INBOX
+    info = client.select(folder)
+    with intake.database.session() as session:
+        state = ledger.checkpoint(session, account.id, folder)
+        rescan = state is not None and state.uidvalidity != info.uidvalidity
+        known = ledger.announced_hashes(session, account.id, folder) if rescan else None
+    after = state.last_uid if state is not None and not rescan else 0
+    if rescan:
+        log.warning(
+            "%s: %s UIDVALIDITY changed (%s -> %s): rescanning, announced mail is not repeated",
+            account.name, folder, state.uidvalidity if state else None, info.uidvalidity,
+        )  # fmt: skip
+    limit = account.max_batch or DEFAULT_MAX_BATCH
+    refs = client.list_new(folder, after, limit=limit + 1)
+    intake.tally.more_waiting = len(refs) > limit
+    refs = refs[:limit]
+    filters = Filters.of(account, intake.clock())
+    for start in range(0, len(refs), properties.fetch_chunk):
+        chunk = refs[start : start + properties.fetch_chunk]
+        intake.take(
+            client.fetch(chunk), folder=folder, uidvalidity=info.uidvalidity,
+            last_uid=max(r.uid or 0 for r in chunk), filters=filters, known_hashes=known,
+        )  # fmt: skip
+        if time.monotonic() > deadline and start + len(chunk) < len(refs):
+            intake.tally.more_waiting = True
+            return
+    if not refs and (state is None or rescan):
+        intake.take([], folder=folder, uidvalidity=info.uidvalidity, last_uid=0, filters=filters)
+
+
+def _take_pop3(
+    account: Account,
+    client: MailboxClient,
+    intake: Intake,
+    properties: Properties,
+    deadline: float,
+) -> None:
+    assert account.id is not None
+    with intake.database.session() as session:
+        seen = ledger.seen_uidls(session, account.id)
+    refs = [ref for ref in client.list_new(INBOX) if ref.uidl not in seen]
+    limit = account.max_batch or DEFAULT_MAX_BATCH
+    intake.tally.more_waiting = len(refs) > limit
+    refs = refs[:limit]
+    filters = Filters.of(account, intake.clock())
+    for start in range(0, len(refs), properties.fetch_chunk):
+        chunk = refs[start : start + properties.fetch_chunk]
+        intake.take(
+            client.fetch(chunk), folder=INBOX, uidvalidity=None, last_uid=0, filters=filters
+        )
+        if time.monotonic() > deadline and start + len(chunk) < len(refs):
+            intake.tally.more_waiting = True
+            return
