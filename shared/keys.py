@@ -44,3 +44,8 @@ def schedule_intervals() -> str:
 def schedule_fingerprint() -> str:
     """The configuration fingerprint the schedule was last reconciled with."""
     return f"{PREFIX}:schedule:fingerprint"
+
+
+def poll_enqueued(account_id: int) -> str:
+    """Marker set while a poll job for the account waits in the queue, so it is sent once."""
+    return f"{PREFIX}:poll:enqueued:{account_id}"

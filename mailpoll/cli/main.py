@@ -9,7 +9,7 @@ import click
 from pydantic import ValidationError
 
 from mailpoll.app import App
-from mailpoll.cli import accounts, admin, system
+from mailpoll.cli import accounts, admin, pipeline, status, system
 from mailpoll.cli.output import fail
 from shared.errors import ConfigError, MailpollError, NotFoundError
 from shared.settings import Settings
@@ -46,6 +46,11 @@ cli.add_command(accounts.group)
 cli.add_command(system.group)
 cli.add_command(admin.db)
 cli.add_command(admin.secret_key)
+cli.add_command(pipeline.scheduler_command)
+cli.add_command(pipeline.worker_command)
+cli.add_command(pipeline.run_command)
+cli.add_command(pipeline.poll_command)
+cli.add_command(status.status_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,153 @@
+"""`mailpoll scheduler|worker|run|poll`: the processes that poll, and one poll by hand."""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import signal
+import threading
+from typing import Any
+
+import click
+
+from mailpoll.app import App
+from mailpoll.runtime import Runtime
+from workers.poll import poll_account
+
+log = logging.getLogger(__name__)
+SHUTDOWN_GRACE_MS = 60_000  # a batch in flight finishes; past this the next poll redoes it
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: Any) -> None:
+        log.info("received %s: finishing the work in flight", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
+@click.command("scheduler")
+@click.option("--tick", default=1.0, show_default=True, help="seconds between scheduling rounds")
+@click.pass_obj
+def scheduler_command(app: App, tick: float) -> None:
+    """Enqueue a poll for each enabled inbound account when its interval is due.
+
+    Several replicas may run: each due poll is still enqueued once. Needs MAILPOLL_REDIS_URL.
+    """
+    runtime = Runtime(app, allow_embedded=False)
+    stop = _stop_on_signals()
+    try:
+        runtime.scheduler().run(stop, period=tick)
+    finally:
+        runtime.close()
+
+
+@click.command("worker")
+@click.option("--processes", default=1, show_default=True, help="worker processes")
+@click.option("--threads", default=4, show_default=True, help="threads per process")
+@click.pass_obj
+def worker_command(app: App, processes: int, threads: int) -> None:
+    """Run poll jobs from the broker. Needs MAILPOLL_REDIS_URL (or MAILPOLL_BROKER_URL)."""
+    if processes <= 1:
+        _work(app, threads)
+        return
+    children = [
+        multiprocessing.get_context("spawn").Process(target=_child, args=(threads,))
+        for _ in range(processes)
+    ]
+    for child in children:
+        child.start()
+    stop = _stop_on_signals()
+    stop.wait()
+    for child in children:
+        if child.pid is not None:
+            child.terminate()  # SIGTERM: each child finishes its work in flight
+    for child in children:
+        child.join()
+
+
+def _child(threads: int) -> None:
+    from mailpoll.app import App
+    from shared.settings import Settings
+
+    _work(App(Settings()), threads)
+
+
+def _work(app: App, threads: int) -> None:
+    runtime = Runtime(app, allow_embedded=False)
+    worker = runtime.worker(threads=threads)
+    stop = _stop_on_signals()
+    worker.start()
+    log.info("worker started with %d thread(s)", threads)
+    stop.wait()
+    worker.stop(timeout=SHUTDOWN_GRACE_MS)
+    runtime.close()
+
+
+@click.command("run")
+@click.option("--threads", default=4, show_default=True, help="worker threads")
+@click.option("--quiet", is_flag=True, help="do not print each event")
+@click.pass_obj
+def run_command(app: App, threads: int, quiet: bool) -> None:
+    """Scheduler and worker in one process, on the embedded defaults: no Redis server or broker
+    to install. Prints each event as it is published (one JSON line)."""
+
+    def show(routing_key: str, event: dict[str, Any]) -> None:
+        click.echo(json.dumps({"routing_key": routing_key, **event}, ensure_ascii=False))
+
+    runtime = Runtime(app, allow_embedded=True, on_published=None if quiet else show)
+    stop = _stop_on_signals()
+    worker = runtime.worker(threads=threads)
+    worker.start()
+    thread = threading.Thread(target=runtime.scheduler().run, args=(stop,), daemon=True)
+    thread.start()
+    click.echo(
+        f"mailpoll running: data in {app.settings.data_dir}, messages in {runtime.upload_dir}, "
+        f"events to {runtime.events_url} (Ctrl-C stops)",
+        err=True,
+    )
+    stop.wait()
+    thread.join()
+    worker.stop(timeout=SHUTDOWN_GRACE_MS)
+    runtime.close()
+
+
+@click.command("poll")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
+@click.pass_obj
+def poll_command(app: App, name: str, as_json: bool) -> None:
+    """Poll one account now, in the foreground, and print what it did."""
+    with app.accounts() as service:
+        account = service.get(name)
+    runtime = Runtime(app, allow_embedded=True)
+    try:
+        assert account.id is not None
+        result = poll_account(account.id, runtime.poll_deps)
+    finally:
+        runtime.close()
+    tally = result.tally
+    summary = {
+        "account": result.account,
+        "outcome": result.outcome,
+        "announced": tally.announced,
+        "ignored": tally.ignored,
+        "dead_lettered": tally.dead,
+        "not_repeated": tally.repeated,
+        "server_actions": tally.acted,
+        "more_waiting": tally.more_waiting,
+        "error": result.error,
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        for key, value in summary.items():
+            if value not in (None, 0, False) or key in ("outcome", "announced"):
+                click.echo(f"{key}: {value}")
+    if result.outcome == "failed":
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,87 @@
+"""`mailpoll status`: how each inbound account's polling goes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+import redis
+
+from mailpoll.app import App
+from mailpoll.cli import output
+from shared.clock import as_utc
+from shared.db import ledger
+from shared.errors import MailpollError
+from shared.schedule import Schedule
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
+@click.pass_obj
+def status_command(app: App, as_json: bool) -> None:
+    """Last poll, last success, failures in a row, last error, mail waiting, next poll."""
+    due = _due_times(app)
+    rows: list[dict[str, Any]] = []
+    with app.database.session() as session:
+        service = app.account_service(session)
+        for account in service.list():
+            if account.type != "inbound" or account.id is None:
+                continue
+            status = ledger.status_of(session, account.id)
+            session.expunge(status)
+            next_due = due.get(account.id)
+            rows.append(
+                {
+                    "account": account.name,
+                    "enabled": account.enabled,
+                    "last_poll_at": as_utc(status.last_poll_at),
+                    "last_success_at": as_utc(status.last_success_at),
+                    "consecutive_failures": status.consecutive_failures,
+                    "last_error": status.last_error,
+                    "failing_since": as_utc(status.failing_since),
+                    "messages_waiting": status.messages_waiting,
+                    "dead_letters": len(ledger.dead_letters(session, account.id)),
+                    "next_poll_at": None
+                    if next_due is None
+                    else datetime.fromtimestamp(next_due, UTC),
+                }
+            )
+        session.rollback()  # status_of may have added rows: reading changes nothing
+    if as_json:
+        output.emit_json(rows)
+        return
+    if not rows:
+        click.echo("no inbound accounts")
+        return
+    headers = ("ACCOUNT", "ENABLED", "LAST POLL", "LAST SUCCESS", "FAILURES", "WAITING", "NEXT")
+    output.table(
+        headers,
+        [
+            (
+                r["account"], r["enabled"], _when(r["last_poll_at"]), _when(r["last_success_at"]),
+                r["consecutive_failures"], r["messages_waiting"], _when(r["next_poll_at"]),
+            )
+            for r in rows
+        ],
+    )  # fmt: skip
+    for row in rows:
+        if row["last_error"]:
+            click.echo(f"{row['account']}: {row['last_error']}")
+
+
+def _due_times(app: App) -> dict[int, float]:
+    """Next due times from the shared schedule, when there is a Redis to ask."""
+    if not app.settings.redis_url:
+        return {}
+    client = redis.Redis.from_url(app.settings.redis_url, socket_timeout=5)
+    try:
+        return Schedule(client).due_times()
+    except MailpollError:
+        return {}
+    finally:
+        client.close()
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,97 @@
+"""The pipeline's parts for one process: backend, schedule, publisher, poll collaborators."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+
+from mailpoll.app import App
+from scheduler.loop import Scheduler
+from shared import events, jobs
+from shared.clock import utcnow
+from shared.keystore import default_keystore
+from shared.schedule import Schedule
+from shared.store import MessageStore
+from workers import actors, broker
+from workers.mailbox import opener
+from workers.poll import PollDeps
+
+log = logging.getLogger(__name__)
+Published = Callable[[str, dict[str, Any]], None]
+
+
+class Runtime:
+    """Built once per process; `on_published` lets `mailpoll run` print each event."""
+
+    def __init__(
+        self, app: App, *, allow_embedded: bool, on_published: Published | None = None
+    ) -> None:
+        self.app = app
+        self.backend = broker.connect(app.settings, allow_embedded=allow_embedded)
+        dramatiq.set_broker(self.backend.broker)
+        self.schedule = Schedule(self.backend.redis)
+        self._on_published = on_published
+        actors.register(self.backend.broker, self.poll_deps)
+
+    @cached_property
+    def events_url(self) -> str:
+        settings = self.app.settings
+        if settings.events_url:
+            return settings.events_url
+        if settings.redis_url:
+            return settings.redis_url
+        return events.local_events_url(settings.data_dir)
+
+    @cached_property
+    def publisher(self) -> events.EventPublisher:
+        return events.EventPublisher(self.events_url)
+
+    @cached_property
+    def upload_dir(self) -> Path:
+        with self.app.system_settings() as store:
+            configured = store.get("upload_directory")
+        return Path(configured) if configured else self.app.settings.effective_upload_dir
+
+    @cached_property
+    def poll_deps(self) -> PollDeps:
+        keystore = default_keystore(self.app.settings.effective_keystore_dir)
+        return PollDeps(
+            database=self.app.database,
+            redis=self.backend.redis,
+            store=MessageStore(self.upload_dir),
+            publish=self._publish,
+            open_mailbox=opener(lambda: self.app.secrets, keystore),
+            clock=utcnow,
+            enqueue_next=self.enqueue_poll,
+            postpone=self.schedule.postpone,
+        )
+
+    def enqueue_poll(self, account_id: int) -> None:
+        jobs.enqueue_poll(self.backend.broker, account_id)
+
+    def scheduler(self) -> Scheduler:
+        return Scheduler(
+            database=self.app.database,
+            schedule=self.schedule,
+            enqueue=self.enqueue_poll,
+            default_interval=self.app.settings.default_poll_interval,
+        )
+
+    def worker(self, *, threads: int) -> dramatiq.Worker:
+        return dramatiq.Worker(self.backend.broker, worker_threads=threads, worker_timeout=100)
+
+    def _publish(self, batch: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        self.publisher.publish_many(batch)
+        if self._on_published is not None:
+            for routing_key, event in batch:
+                self._on_published(routing_key, event)
+
+    def close(self) -> None:
+        if "publisher" in self.__dict__:
+            self.publisher.close()
+        self.backend.broker.close()

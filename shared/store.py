@@ -1,0 +1,189 @@
+"""The atomic, idempotent .eml writer under the upload directory, and safe folder names."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path, PurePosixPath
+
+from shared.errors import TransientError
+
+log = logging.getLogger(__name__)
+
+#: Longest encoded folder name, in UTF-8 bytes; file systems allow 255 per path component.
+MAX_FOLDER_BYTES = 200
+_HASH_CHARS = 16
+# Characters that separate paths or that Windows/SMB shares refuse; `%` so decoding is unique.
+_ALWAYS_ENCODED = frozenset('%/\\:*?"<>|')
+_NAME = re.compile(r"\A[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}\Z")
+_READ_CHUNK = 1 << 20
+
+
+class StoreError(TransientError):
+    """A message could not be written (disk full, permissions): retried once someone fixes it."""
+
+
+def _escape(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+
+
+def safe_folder_name(folder: str) -> str:
+    """Turn a mailbox folder name into one path component that cannot leave its directory.
+
+    Separators, `%`, control and invisible characters, a leading dot and trailing dots or
+    spaces are percent-encoded; other characters, non-ASCII included, stay readable. The
+    result is deterministic and distinct for distinct names; names too long for a file
+    system are cut and given a hash suffix of the whole name.
+    """
+    if not folder:
+        raise ValueError("folder must not be empty (a blank folder means INBOX: resolve it first)")
+    parts: list[str] = []
+    last = len(folder) - 1
+    for index, char in enumerate(folder):
+        if (
+            char in _ALWAYS_ENCODED
+            or unicodedata.category(char).startswith("C")
+            or (index == 0 and char == ".")
+            or (index == last and char in ". ")
+        ):
+            parts.append(_escape(char))
+        else:
+            parts.append(char)
+    encoded = "".join(parts)
+    if len(encoded.encode("utf-8")) <= MAX_FOLDER_BYTES:
+        return encoded
+    digest = hashlib.sha256(folder.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
+    budget = MAX_FOLDER_BYTES - _HASH_CHARS - 1
+    kept: list[str] = []
+    for part in parts:  # whole characters and whole escapes only
+        budget -= len(part.encode("utf-8"))
+        if budget < 0:
+            break
+        kept.append(part)
+    stem = "".join(kept)
+    if stem.endswith((".", " ")):
+        stem = stem[:-1] + _escape(stem[-1])
+    return f"{stem}~{digest}"
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename or a new entry in `directory` survive a power loss."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_READ_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class MessageStore:
+    """Saves raw messages as `default/in/YYYYMMDD/<folder>/<name>.eml` under the upload dir.
+
+    A file appears under its final name complete or not at all (temp file, fsync, rename,
+    fsync of the directory), so a consumer that reads `raw_path` from an event never sees a
+    partial message, and a crash leaves at most an ignorable `.tmp` file behind.
+    """
+
+    def __init__(self, upload_dir: str | os.PathLike[str]) -> None:
+        self.upload_dir = Path(upload_dir)
+
+    def path_for(self, day: date, folder: str, name: str) -> str:
+        """The relative path a message gets: the same inputs always give the same path.
+
+        `name` must be a stable plain file name (e.g. the event id) so that a message saved
+        again after a crash lands on the same file instead of a second copy.
+        """
+        if not _NAME.match(name):
+            raise ValueError(f"not a safe message file name: {name!r}")
+        return f"default/in/{day:%Y%m%d}/{safe_folder_name(folder)}/{name}.eml"
+
+    def absolute(self, relative_path: str) -> Path:
+        """The file behind a relative path, refused if it would lie outside the upload dir."""
+        relative = PurePosixPath(relative_path)
+        if (
+            relative.is_absolute()
+            or not relative.parts
+            or any(part in ("", ".", "..") or "\\" in part for part in relative.parts)
+        ):
+            raise ValueError(f"not a relative path inside the upload directory: {relative_path!r}")
+        return self.upload_dir.joinpath(*relative.parts)
+
+    def save(self, relative_path: str, data: bytes | Iterable[bytes]) -> tuple[str, int]:
+        """Write a message's exact bytes durably; returns (sha256 hex, size in bytes).
+
+        `data` may be an iterable of chunks so a large message never has to be in memory at
+        once. Saving the same bytes again is a no-op; different bytes under the same name
+        replace the file atomically (the newest fetch wins, and its event carries its hash).
+        An error raised by the chunk iterable propagates unchanged, after the temp file is gone.
+        """
+        final = self.absolute(relative_path)
+        chunks: Iterable[bytes] = (data,) if isinstance(data, bytes | bytearray) else data
+        try:
+            self._make_dirs(final.parent)
+            fd, temp_name = tempfile.mkstemp(
+                dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"
+            )
+        except OSError as error:
+            raise StoreError(f"store: cannot write {relative_path}: {error}") from error
+        temp = Path(temp_name)
+        try:
+            digest, size = self._write(fd, chunks)
+            if final.exists() and _file_sha256(final) == digest:
+                temp.unlink()
+                return digest, size
+            if final.exists():
+                log.warning("replacing %s: the message's bytes changed", relative_path)
+            os.replace(temp, final)
+            _fsync_dir(final.parent)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise StoreError(f"store: cannot write {relative_path}: {error}") from error
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise
+        return digest, size
+
+    @staticmethod
+    def _write(fd: int, chunks: Iterable[bytes]) -> tuple[str, int]:
+        digest = hashlib.sha256()
+        size = 0
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return digest.hexdigest(), size
+
+    def _make_dirs(self, directory: Path) -> None:
+        """Create missing directories, each one made durable in its parent."""
+        missing: list[Path] = []
+        current = directory
+        while not current.is_dir():
+            missing.append(current)
+            if current == self.upload_dir or current.parent == current:
+                break
+            current = current.parent
+        for path in reversed(missing):
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue  # another writer made it first
+            _fsync_dir(path.parent)

@@ -1,0 +1,156 @@
+"""The scheduler: due accounts enqueued once, changes picked up without a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import fakeredis
+import pytest
+
+from scheduler.loop import Scheduler
+from shared.accounts.service import AccountService
+from shared.db.database import Database
+from shared.schedule import Schedule
+from shared.secrets import SecretBox, new_key
+
+INBOUND = {"type": "inbound", "host": "imap.example.com", "login": "u"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def redis_client() -> Iterator[fakeredis.FakeRedis]:
+    client = fakeredis.FakeRedis()
+    yield client
+    client.close()
+
+
+def add(database: Database, name: str, **fields: object) -> int:
+    box = SecretBox(new_key())
+    with database.session() as session:
+        account = (
+            AccountService(session, secrets=lambda: box, actor="t")
+            .add({"name": name, **INBOUND, **fields})
+            .account
+        )
+        assert account.id is not None
+        return account.id
+
+
+def update(database: Database, name: str, **fields: object) -> None:
+    box = SecretBox(new_key())
+    with database.session() as session:
+        AccountService(session, secrets=lambda: box, actor="t").update(name, dict(fields))
+
+
+def make(
+    database: Database, client: fakeredis.FakeRedis, clock: Clock
+) -> tuple[Scheduler, list[int]]:
+    enqueued: list[int] = []
+    scheduler = Scheduler(
+        database=database, schedule=Schedule(client), enqueue=enqueued.append,
+        default_interval=60, clock=clock,
+    )  # fmt: skip
+    return scheduler, enqueued
+
+
+def test_new_accounts_are_due_at_once_then_every_interval(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    clock = Clock()
+    first = add(database, "a", polling_interval=30)
+    second = add(database, "b")
+    scheduler, enqueued = make(database, redis_client, clock)
+    assert sorted(scheduler.tick()) == sorted([first, second])
+    assert scheduler.tick() == []
+    clock.now += 30
+    assert scheduler.tick() == [first]
+    clock.now += 30
+    assert sorted(scheduler.tick()) == sorted([first, second])
+    assert len(enqueued) == 5
+
+
+def test_two_schedulers_enqueue_each_due_poll_once(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    clock = Clock()
+    ids = [add(database, f"acct{i}") for i in range(20)]
+    one, seen_by_one = make(database, redis_client, clock)
+    two, seen_by_two = make(database, redis_client, clock)
+    for _ in range(3):
+        one.tick()
+        two.tick()
+        clock.now += 60
+    assert sorted(seen_by_one + seen_by_two) == sorted(ids * 3)
+
+
+def test_disabled_removed_and_outbound_accounts_are_not_polled(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    clock = Clock()
+    kept = add(database, "kept")
+    add(database, "off")
+    add(database, "relay", type="outbound", auth_type="none", login=None)
+    scheduler, _ = make(database, redis_client, clock)
+    assert len(scheduler.tick()) == 2
+    update(database, "off", enabled=False)
+    clock.now += 60
+    assert scheduler.tick() == [kept]
+
+
+def test_an_added_account_and_a_changed_interval_take_effect_without_a_restart(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    clock = Clock()
+    first = add(database, "first", polling_interval=600)
+    scheduler, _ = make(database, redis_client, clock)
+    scheduler.tick()
+    second = add(database, "second")
+    assert scheduler.tick() == [second]
+    update(database, "first", polling_interval=10)
+    assert scheduler.tick() == []  # picks up the change: next poll in 10 s, not in 600
+    clock.now += 10
+    assert scheduler.tick() == [first]
+
+
+def test_backoff_postpones_but_never_advances(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    clock = Clock()
+    account = add(database, "a")
+    scheduler, _ = make(database, redis_client, clock)
+    scheduler.tick()
+    schedule = Schedule(redis_client)
+    schedule.postpone(account, clock.now + 600)
+    schedule.postpone(account, clock.now + 5)
+    clock.now += 599
+    assert scheduler.tick() == []
+    clock.now += 1
+    assert scheduler.tick() == [account]
+
+
+def test_a_tick_reads_only_due_entries(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    clock = Clock()
+    for i in range(50):
+        add(database, f"acct{i}", polling_interval=3600)
+    scheduler, _ = make(database, redis_client, clock)
+    scheduler.tick()
+    clock.now += 1
+    commands: list[str] = []
+    original = redis_client.execute_command
+
+    def spy(*args: object, **kwargs: object) -> object:
+        commands.append(str(args[0]))
+        return original(*args, **kwargs)
+
+    redis_client.execute_command = spy  # type: ignore[method-assign]
+    assert scheduler.tick() == []
+    assert not any(c.upper() in ("HGETALL", "ZRANGE") for c in commands)
