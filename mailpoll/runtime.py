@@ -22,7 +22,7 @@ from workers.mailbox import opener
 from workers.poll import PollDeps
 
 log = logging.getLogger(__name__)
-Published = Callable[[str, dict[str, Any]], None]
+Published = Callable[[str, dict[str, Any]], None]  # (routing key, event)
 
 
 class Runtime:
@@ -39,7 +39,7 @@ class Runtime:
         actors.register(self.backend.broker, self.poll_deps)
 
     @cached_property
-    def events_url(self) -> str:
+    def events_url(self) -> str | events.EventsURL:
         settings = self.app.settings
         if settings.events_url:
             return settings.events_url
@@ -85,11 +85,11 @@ class Runtime:
     def worker(self, *, threads: int) -> dramatiq.Worker:
         return dramatiq.Worker(self.backend.broker, worker_threads=threads, worker_timeout=100)
 
-    def _publish(self, batch: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    def _publish(self, batch: Sequence[dict[str, Any]]) -> None:
         self.publisher.publish_many(batch)
         if self._on_published is not None:
-            for routing_key, event in batch:
-                self._on_published(routing_key, event)
+            for event in batch:
+                self._on_published(events.routing_key(event), event)
 
     def close(self) -> None:
         if "publisher" in self.__dict__:

@@ -174,12 +174,11 @@ class MessageStore:
 
     def _make_dirs(self, directory: Path) -> None:
         """Create missing directories, each one made durable in its parent."""
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
         missing: list[Path] = []
         current = directory
-        while not current.is_dir():
+        while current != self.upload_dir and not current.is_dir():
             missing.append(current)
-            if current == self.upload_dir or current.parent == current:
-                break
             current = current.parent
         for path in reversed(missing):
             try:

@@ -19,10 +19,9 @@ def register(broker: dramatiq.Broker, deps: PollDeps) -> None:
         poll_account(account_id, deps)
 
     dramatiq.actor(
-        poll,
         broker=broker,
         actor_name=keys.POLL_ACTOR,
         queue_name=keys.POLL_QUEUE,
         max_retries=0,
         time_limit=POLL_TIME_LIMIT_MS,
-    )
+    )(poll)

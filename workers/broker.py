@@ -36,12 +36,12 @@ def connect(settings: Settings, *, allow_embedded: bool) -> Backend:
                 "is not set: separate scheduler and worker processes share a Redis server "
                 "(or use `mailpoll run` for one process with an embedded one)",
             )
-        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-        return Backend(client, RedisBroker(client=client), embedded=True)
+        fake: redis.Redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        return Backend(fake, RedisBroker(client=fake), embedded=True)  # type: ignore[no-untyped-call]
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
     broker_url = settings.broker_url or settings.redis_url
     if broker_url.startswith(("amqp://", "amqps://")):
         return Backend(client, RabbitmqBroker(url=broker_url), embedded=False)
     if broker_url.startswith(("redis://", "rediss://", "unix://")):
-        return Backend(client, RedisBroker(url=broker_url), embedded=False)
+        return Backend(client, RedisBroker(url=broker_url), embedded=False)  # type: ignore[no-untyped-call]
     raise ConfigError("MAILPOLL_BROKER_URL", "must start with redis:// or amqp://")

@@ -24,7 +24,7 @@ from shared.db.database import Database
 from shared.db.models import Account, DeadLetter, IgnoredMessage, ReceivedMessage
 from shared.errors import LockLostError
 from shared.mail.client import MessageRef, Rejected, RemoteMessage
-from shared.mail.parse import parse_metadata
+from shared.mail.parse import MessageMetadata, parse_metadata
 from shared.store import MessageStore
 from workers import actions
 
@@ -74,7 +74,7 @@ class Intake:
     account: Account
     database: Database
     store: MessageStore
-    publish: Callable[[Sequence[tuple[str, dict[str, Any]]]], None]
+    publish: Callable[[Sequence[dict[str, Any]]], object]
     clock: Clock
     fence: int
     alive: Callable[[], bool]
@@ -93,7 +93,7 @@ class Intake:
         """Store, announce and record one chunk; returns its new ledger rows."""
         now = self.clock()
         rows: list[ReceivedMessage] = []
-        outgoing: list[tuple[str, dict[str, Any]]] = []
+        outgoing: list[dict[str, Any]] = []
         ignored: list[IgnoredMessage] = []
         for item in items:
             if isinstance(item, Rejected):
@@ -104,7 +104,7 @@ class Intake:
             received = item.internal_date
             metadata = parse_metadata(item.raw)
             if item.uid is None and metadata.date is not None:  # POP3: the Date header
-                received = metadata.date
+                received = datetime.fromisoformat(metadata.date)
             reason = filters.reason_to_skip(received)
             if reason is not None:
                 self.tally.ignored += 1
@@ -118,7 +118,7 @@ class Intake:
                 continue
             row, event = self._store(item, metadata, now)
             rows.append(row)
-            outgoing.append((f"message.received.{self.account.name}", event))
+            outgoing.append(event)
         if not self.alive():
             raise LockLostError(f"{self.account.name}: lock lost before publishing")
         if outgoing:
@@ -140,16 +140,18 @@ class Intake:
         return self.account.id
 
     def _store(
-        self, item: RemoteMessage, metadata: Any, now: datetime
+        self, item: RemoteMessage, metadata: MessageMetadata, now: datetime
     ) -> tuple[ReceivedMessage, dict[str, Any]]:
-        identity = item.uidl if item.uid is None else f"{item.uidvalidity}:{item.uid}"
-        event_id = events.event_id(self._id, item.folder, identity)
+        if item.uid is None:  # POP3: the UIDL is the identity
+            event_id = events.event_id(self._id, "", None, item.uidl or "")
+        else:
+            event_id = events.event_id(self._id, item.folder, item.uidvalidity, item.uid)
         relative = self.store.path_for(now.date(), item.folder, event_id)
         sha256, size = self.store.save(relative, item.raw)
         event = events.build_received_event(
+            id=event_id,
             account=self.account.name,
-            protocol=self.account.protocol or "imap",
-            event_id=event_id,
+            protocol="pop3" if item.uid is None else "imap",
             folder=item.folder,
             uidvalidity=item.uidvalidity,
             uid=item.uid,

@@ -60,7 +60,7 @@ def poll_account(account_id: int, deps: PollDeps) -> PollResult:
     if account is None or not account.enabled or account.type != "inbound":
         return PollResult(str(account_id), "skipped", Tally())
     lock = AccountLock(deps.redis, account_id, ttl_seconds=deps.lock_ttl)
-    if not lock.acquire():
+    if not lock.acquire() or lock.fence is None:
         deps.redis.incr(keys.lock_contention_count())
         log.info("%s: another worker is polling it; this poll ends", account.name)
         return PollResult(account.name, "busy", Tally())

@@ -1,0 +1,364 @@
+"""The "message received" CloudEvent: stable ids, the contract's body, kombu publish and tail."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import kombu
+from kombu.exceptions import KombuError
+
+from shared.errors import ConnectError, PublishError
+from shared.mail.parse import MessageMetadata
+
+log = logging.getLogger(__name__)
+
+EXCHANGE = "mailpoll.events"
+EVENT_TYPE = "mailpoll.message.received"
+CONTENT_TYPE = "application/cloudevents+json"
+TAIL_BINDING = "message.received.#"
+#: Fixed forever: changing it would give every message a new id and defeat consumers' dedup.
+EVENT_NAMESPACE = uuid.UUID("6f1c2b8e-5d0a-5b7e-9c53-4b1d0e6a7f21")
+#: Bounded retries: a dead broker fails the poll in a few seconds, and the poll is retried.
+RETRY_POLICY: dict[str, Any] = {
+    "max_retries": 3,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+_CONFIRMING_SCHEMES = ("amqp", "amqps", "pyamqp")
+
+
+@dataclass(frozen=True)
+class EventsURL:
+    """A kombu URL with the transport options it needs (the local transport needs some)."""
+
+    url: str
+    transport_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def event_id(account: str | int, folder: str, uidvalidity: int | None, uid: int | str) -> str:
+    """The message's event id: the same message gives the same id on every poll and worker.
+
+    Built from where the message lives (account, folder, UIDVALIDITY and UID; for POP3 pass
+    folder "", uidvalidity None and the UIDL), never from its Message-ID, which senders
+    reuse and which collides across accounts.
+    """
+    name = json.dumps([account, folder, uidvalidity, uid], ensure_ascii=False)
+    return str(uuid.uuid5(EVENT_NAMESPACE, name))
+
+
+def _utc(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_received_event(
+    *,
+    id: str,
+    account: str,
+    protocol: Literal["imap", "pop3"],
+    metadata: MessageMetadata,
+    size: int,
+    sha256: str,
+    raw_path: str,
+    folder: str | None = None,
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+    uidl: str | None = None,
+    time: datetime | None = None,
+) -> dict[str, Any]:
+    """The event body exactly as CONTRACT.md shows it; POP3 gets `uidl` and no folder."""
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "type": EVENT_TYPE,
+        "source": f"mailpoll/accounts/{account}",
+        "id": id,
+        "time": _utc(time or datetime.now(UTC)),
+    }
+    data: dict[str, Any] = {"account": account, "protocol": protocol}
+    if protocol == "imap":
+        if folder is None or uidvalidity is None or uid is None:
+            raise ValueError("an IMAP event needs folder, uidvalidity and uid")
+        event["subject"] = folder
+        data.update(folder=folder, uidvalidity=uidvalidity, uid=uid)
+    elif protocol == "pop3":
+        if uidl is None:
+            raise ValueError("a POP3 event needs uidl")
+        data["uidl"] = uidl
+    else:
+        raise ValueError(f"unknown protocol {protocol!r}")
+    event["datacontenttype"] = "application/json"
+    data.update(metadata.as_event_data())
+    data.update(
+        size=size,
+        sha256=sha256,
+        attachments=[dict(a) for a in metadata.attachments],
+        raw_path=raw_path,
+        parse_error=metadata.parse_error,
+    )
+    event["data"] = data
+    return event
+
+
+def routing_key(event: Mapping[str, Any]) -> str:
+    """`message.received.<account name>`, the key consumers bind with `message.received.#`."""
+    return f"message.received.{event['data']['account']}"
+
+
+def local_events_url(data_dir: str | Path) -> EventsURL:
+    """The embedded mode's event transport: kombu's filesystem transport under the data dir.
+
+    Publisher and `events tail` run in different processes, so bindings live in a control
+    folder and messages in one shared folder; both are created here.
+    """
+    root = Path(data_dir) / "events"
+    messages, control = root / "messages", root / "control"
+    for folder in (messages, control):
+        folder.mkdir(parents=True, exist_ok=True)
+    return EventsURL(
+        "filesystem://",
+        {
+            "data_folder_in": str(messages),
+            "data_folder_out": str(messages),
+            "control_folder": str(control),
+            "polling_interval": 0.1,
+        },
+    )
+
+
+def _connection(target: str | EventsURL, extra: Mapping[str, Any]) -> kombu.Connection:
+    if isinstance(target, str):
+        target = EventsURL(target)
+    options: dict[str, Any] = {
+        # Bound the (re)connection attempts kombu makes on its own before a publish.
+        "max_retries": RETRY_POLICY["max_retries"],
+        "interval_start": RETRY_POLICY["interval_start"],
+        "interval_step": RETRY_POLICY["interval_step"],
+        "interval_max": RETRY_POLICY["interval_max"],
+        "connect_retries_timeout": 3,
+    }
+    if target.url.split("://", 1)[0] in ("redis", "rediss"):
+        # redis-py 8 would otherwise retry a dead server for ~3 s inside every attempt.
+        options["retry_on_timeout"] = False
+        options["socket_connect_timeout"] = 2
+    if target.url.split("://", 1)[0] in _CONFIRMING_SCHEMES:
+        options["confirm_publish"] = True
+    options.update(target.transport_options)
+    options.update(extra)
+    return kombu.Connection(target.url, transport_options=options, connect_timeout=2)
+
+
+def _exchange(name: str) -> kombu.Exchange:
+    return kombu.Exchange(name, type="topic", durable=True)
+
+
+class EventPublisher:
+    """Publishes events to the topic exchange; one connection and producer, reused.
+
+    Every failure (connection refused, broker gone mid-batch, retries used up) comes out as
+    PublishError, so the poll stops before it commits or deletes anything on the server.
+    """
+
+    def __init__(
+        self,
+        target: str | EventsURL,
+        *,
+        exchange: str = EXCHANGE,
+        transport_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.exchange = _exchange(exchange)
+        self._connection = _connection(target, transport_options or {})
+        self._producer: kombu.Producer | None = None
+        self._recoverable: tuple[type[BaseException], ...] = (
+            KombuError,
+            OSError,
+            *self._connection.recoverable_connection_errors,
+            *self._connection.recoverable_channel_errors,
+            *self._connection.connection_errors,
+            *self._connection.channel_errors,
+        )
+
+    def _producer_or_new(self) -> kombu.Producer:
+        if self._producer is None:
+            self._producer = kombu.Producer(
+                self._connection, exchange=self.exchange, auto_declare=True
+            )
+        return self._producer
+
+    def publish(self, event: Mapping[str, Any], key: str | None = None) -> None:
+        """Publish one event, persistent, with bounded retries; PublishError if it fails."""
+        self.publish_many([event] if key is None else [(event, key)])
+
+    def publish_many(
+        self, events: Iterable[Mapping[str, Any] | tuple[Mapping[str, Any], str]]
+    ) -> int:
+        """Publish a batch over the same connection; returns how many were published.
+
+        On Redis the batch goes out as pipelined commands (kombu's producer batch), which is
+        what lets a poll publish near the raw fetch rate. A failure means some events of the
+        batch may be out: the poll then repeats them, with the same ids, and consumers dedup.
+        """
+        prepared = [
+            (self._body(item[0]), item[1]) if isinstance(item, tuple)
+            else (self._body(item), routing_key(item))
+            for item in events
+        ]  # fmt: skip
+        if not prepared:
+            return 0
+        try:
+            producer = self._producer_or_new()
+            with producer.batch():
+                for body, key in prepared:
+                    producer.publish(
+                        body,
+                        routing_key=key,
+                        content_type=CONTENT_TYPE,
+                        content_encoding="utf-8",
+                        delivery_mode="persistent",
+                        retry=True,
+                        retry_policy=RETRY_POLICY,
+                        declare=[self.exchange],
+                    )
+        except (*self._recoverable, RuntimeError) as error:
+            # RuntimeError: kombu refuses to go on with a batch whose channel was replaced.
+            self._reset()
+            raise PublishError(
+                f"events: cannot publish to {self._connection.as_uri()}: {error!r}"
+            ) from error
+        return len(prepared)
+
+    @staticmethod
+    def _body(event: Mapping[str, Any]) -> bytes:
+        return json.dumps(event, ensure_ascii=False).encode("utf-8")
+
+    def _reset(self) -> None:
+        """Drop a connection in an unknown state; the next publish opens a fresh one."""
+        self._producer = None
+        try:
+            self._connection.close()
+        except Exception:  # closing a broken connection can fail any which way
+            log.debug("closing a broken events connection failed", exc_info=True)
+
+    def close(self) -> None:
+        self._producer = None
+        self._connection.release()
+
+    def __enter__(self) -> EventPublisher:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class EventConsumer:
+    """A queue bound to the events exchange; bound on open, so it sees what follows.
+
+    Without a queue name it gets a private auto-deleted queue (for `mailpoll events tail`);
+    downstream services pass a durable name so nothing is missed while they are down.
+    """
+
+    def __init__(
+        self,
+        target: str | EventsURL,
+        *,
+        binding: str = TAIL_BINDING,
+        queue: str | None = None,
+        exchange: str = EXCHANGE,
+        transport_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._connection = _connection(target, transport_options or {})
+        private = queue is None
+        self.queue = kombu.Queue(
+            queue or f"mailpoll.tail.{uuid.uuid4().hex}",
+            exchange=_exchange(exchange),
+            routing_key=binding,
+            durable=not private,
+            auto_delete=private,
+        )
+        self._consumer: kombu.Consumer | None = None
+        self._received: list[dict[str, Any]] = []
+
+    def open(self) -> EventConsumer:
+        """Declare the exchange, the queue and the binding; start consuming."""
+        try:
+            channel = self._connection.default_channel
+            self._consumer = kombu.Consumer(
+                channel, queues=[self.queue], on_message=self._on_message, accept=[CONTENT_TYPE]
+            )
+            self._consumer.consume()
+        except (KombuError, OSError, *self._connection.connection_errors) as error:
+            raise ConnectError(f"events: cannot consume from the broker: {error!r}") from error
+        return self
+
+    def _on_message(self, message: Any) -> None:
+        try:
+            self._received.append(json.loads(message.body))
+        except ValueError:
+            log.warning("dropping an event that is not JSON: %r", message.body[:200])
+        message.ack()
+
+    def drain(self, callback: Callable[[dict[str, Any]], None], *, timeout: float) -> int:
+        """Hand each waiting event to `callback`, waiting up to `timeout` s for the first."""
+        if self._consumer is None:
+            self.open()
+        count = 0
+        wait = timeout
+        while True:
+            try:
+                self._connection.drain_events(timeout=wait)
+            except TimeoutError:
+                return count
+            except (KombuError, OSError, *self._connection.connection_errors) as error:
+                raise ConnectError(f"events: lost the broker: {error!r}") from error
+            received, self._received = self._received, []
+            for event in received:
+                callback(event)
+            count += len(received)
+            wait = 0.05  # only collect what is already there once something arrived
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            try:
+                self._consumer.cancel()
+            except Exception:  # the broker may be gone already; the queue then expires there
+                log.debug("cancelling the events consumer failed", exc_info=True)
+            self._consumer = None
+        self._connection.release()
+
+    def __enter__(self) -> EventConsumer:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def tail(
+    target: str | EventsURL,
+    callback: Callable[[dict[str, Any]], None],
+    stop: threading.Event,
+    *,
+    binding: str = TAIL_BINDING,
+    exchange: str = EXCHANGE,
+) -> None:
+    """Call `callback` with every event published from now on until `stop` is set."""
+    with EventConsumer(target, binding=binding, exchange=exchange) as consumer:
+        while not stop.is_set():
+            consumer.drain(callback, timeout=0.2)

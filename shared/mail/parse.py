@@ -1,0 +1,208 @@
+"""The metadata an event carries about a raw message, read without ever raising.
+
+`parse_error` policy: None when the message parsed cleanly. Otherwise a short string: the
+names of the defects the `email` package found (in the MIME structure, in a part's payload
+encoding, or in a header we read: From, To, Cc, Date, Subject, Message-ID), or the exception
+that stopped parsing. Such a message still gets every field that could be read, so it is
+stored and announced like any other, flagged for consumers. Raw UTF-8 in headers (RFC 6532)
+is not a defect here: it is decoded as UTF-8. A missing Date or Message-ID is not a defect.
+"""
+
+from __future__ import annotations
+
+import email
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC
+from email import policy
+from email.errors import MessageDefect, UndecodableBytesDefect
+from email.message import Message
+from email.utils import getaddresses
+from typing import Any, TypedDict
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 200
+_IGNORED_DEFECTS = (UndecodableBytesDefect,)
+
+
+class Attachment(TypedDict):
+    """One attached file: the name it was sent with, its type, its decoded size in bytes."""
+
+    filename: str | None
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class MessageMetadata:
+    """What consumers want to know without opening the .eml; see the module for parse_error."""
+
+    message_id: str | None = None
+    subject: str | None = None
+    from_: list[str] = field(default_factory=list)
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    date: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    parse_error: str | None = None
+
+    def as_event_data(self) -> dict[str, Any]:
+        """The fields under the names the event contract uses (`from`, not `from_`)."""
+        return {
+            "message_id": self.message_id,
+            "subject": self.subject,
+            "from": list(self.from_),
+            "to": list(self.to),
+            "cc": list(self.cc),
+            "date": self.date,
+        }
+
+
+def _clean(text: str) -> str:
+    """Undo the surrogate escapes of raw 8-bit header bytes: read them as UTF-8 (RFC 6532)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from a byte
+        return text.encode("utf-8", "replace").decode("utf-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # legacy 8-bit mail is nearly always Windows-1252
+        return raw.decode("cp1252", "replace")
+
+
+class _Reader:
+    """Reads one parsed message, collecting defects instead of letting anything escape."""
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.problems: list[str] = []
+
+    def note(self, defects: Any) -> None:
+        for defect in defects or ():
+            if isinstance(defect, MessageDefect) and isinstance(defect, _IGNORED_DEFECTS):
+                continue
+            name = type(defect).__name__
+            if name not in self.problems:
+                self.problems.append(name)
+
+    def failed(self, what: str, error: Exception) -> None:
+        log.debug("cannot read %s: %r", what, error)
+        self.problems.append(f"{what}: {type(error).__name__}")
+
+    def header(self, name: str) -> Any:
+        try:
+            value = self.message.get(name)
+        except Exception as error:
+            self.failed(name, error)
+            return None
+        if value is not None:
+            self.note(getattr(value, "defects", ()))
+        return value
+
+    def text(self, name: str) -> str | None:
+        value = self.header(name)
+        if value is None:
+            return None
+        text = _clean(" ".join(str(value).split()))
+        if "\ufffd" in text:  # the policy gave up on raw 8-bit bytes: try them as cp1252
+            raw = next((v for k, v in self.message.raw_items() if k.lower() == name), None)
+            if isinstance(raw, str):
+                text = _clean(" ".join(raw.split()))
+        return text or None
+
+    def addresses(self, name: str) -> list[str]:
+        value = self.header(name)
+        if value is None:
+            return []
+        try:
+            found = [a.addr_spec for a in value.addresses]
+        except Exception:
+            # Fall back to the lenient old parser on the undecoded text.
+            found = [addr for _, addr in getaddresses([str(value)])]
+        return [_clean(a) for a in found if a and "@" in a]
+
+    def date(self) -> str | None:
+        value = self.header("date")
+        when = getattr(value, "datetime", None)
+        if when is None:
+            return None
+        try:
+            if when.tzinfo is None:  # "-0000": UTC with an unknown local zone (RFC 5322)
+                when = when.replace(tzinfo=UTC)
+            return str(when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        except (ValueError, OverflowError) as error:
+            self.failed("date", error)
+            return None
+
+    def attachments(self) -> list[Attachment]:
+        found: list[Attachment] = []
+        self._walk(self.message, found, depth=0)
+        return found
+
+    def _walk(self, part: Message, found: list[Attachment], depth: int) -> None:
+        self.note(part.defects)
+        if depth > 50:
+            self.problems.append("MIME nesting too deep")
+            return
+        content_type = part.get_content_type()
+        filename = self._filename(part)
+        is_attachment = filename is not None or part.get_content_disposition() == "attachment"
+        if part.is_multipart() and not (is_attachment and content_type == "message/rfc822"):
+            for child in part.get_payload():
+                if isinstance(child, Message):
+                    self._walk(child, found, depth + 1)
+            return
+        size = self._size(part)
+        if is_attachment:
+            found.append({"filename": filename, "content_type": content_type, "size": size})
+
+    def _filename(self, part: Message) -> str | None:
+        try:
+            name = part.get_filename()
+        except Exception as error:
+            self.failed("filename", error)
+            return None
+        return _clean(name) if name else None
+
+    def _size(self, part: Message) -> int:
+        """Decoded payload bytes; decoding also registers base64/quoted-printable defects."""
+        try:
+            if part.is_multipart():  # an attached message: its size as stored
+                return sum(len(child.as_bytes()) for child in part.get_payload())
+            payload = part.get_payload(decode=True)
+        except Exception as error:
+            self.failed("payload", error)
+            return 0
+        self.note(part.defects)
+        return len(payload) if isinstance(payload, bytes) else 0
+
+
+def parse_metadata(raw: bytes) -> MessageMetadata:
+    """Read a raw message's metadata; never raises, however broken the message is."""
+    try:
+        message = email.message_from_bytes(raw, policy=policy.default)
+        reader = _Reader(message)
+        message_id = reader.text("message-id")
+        subject = reader.text("subject")
+        from_, to, cc = (reader.addresses(name) for name in ("from", "to", "cc"))
+        date = reader.date()
+        attachments = reader.attachments()
+        return MessageMetadata(
+            message_id=message_id,
+            subject=subject,
+            from_=from_,
+            to=to,
+            cc=cc,
+            date=date,
+            attachments=attachments,
+            parse_error="; ".join(reader.problems)[:MAX_ERROR_CHARS] or None,
+        )
+    except Exception as error:  # includes RecursionError on absurdly nested input
+        log.warning("cannot parse message of %d bytes: %r", len(raw), error)
+        return MessageMetadata(parse_error=f"unparseable: {type(error).__name__}")

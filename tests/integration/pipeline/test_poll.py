@@ -1,0 +1,252 @@
+"""One poll against a real Dovecot and a real Redis: stored, announced once, then acted on."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+
+from shared import keys
+from shared.db import ledger
+from shared.db.database import Database
+from shared.errors import PublishError
+from shared.lock import AccountLock
+from tests.support import corpus
+from tests.support.dovecot import DovecotServer
+from tests.support.pipeline import Pipeline
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def pipeline(dovecot: DovecotServer, redis_url: str, tmp_path: Path) -> Iterator[Pipeline]:
+    database = Database(f"sqlite:///{tmp_path / 'mailpoll.db'}")
+    database.upgrade()
+    client = redis.Redis.from_url(redis_url)
+    yield Pipeline(dovecot, database, client, tmp_path / "uploads")
+    client.close()
+    database.dispose()
+
+
+def sha(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def test_every_message_is_stored_and_announced_exactly_once(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    sent = corpus.real_world()
+    for raw in sent:
+        dovecot.append(user, raw)
+    account = pipeline.add_account(user, password)
+
+    result = pipeline.poll(account)
+
+    assert result.outcome == "polled", result.error
+    events = pipeline.events()
+    assert len(events) == len(sent)
+    assert len({e["id"] for e in events}) == len(sent)
+    on_server = dovecot.messages(user)
+    for event in events:
+        data = event["data"]
+        stored = (pipeline.upload_dir / data["raw_path"]).read_bytes()
+        assert data["sha256"] == sha(stored) == sha(on_server[data["uid"]])
+        assert event["source"] == f"mailpoll/accounts/{account.name}"
+    assert any(e["data"]["parse_error"] for e in events)  # the malformed one is flagged...
+    assert all(flags == () for flags in dovecot.flags(user).values())  # ...and nothing is \Seen
+    assert pipeline.poll(account).tally.announced == 0
+    assert len(pipeline.events()) == len(sent)
+
+
+def test_a_uidvalidity_change_rescans_without_repeating_announced_mail(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    for n in range(3):
+        dovecot.append(user, corpus.plain(f"before {n}"))
+    account = pipeline.add_account(user, password)
+    pipeline.poll(account)
+    dovecot.reset_uidvalidity(user)
+    dovecot.append(user, corpus.plain("after the change"))
+
+    result = pipeline.poll(account)
+
+    assert result.tally.announced == 1
+    assert result.tally.repeated == 3
+    assert pipeline.events()[-1]["data"]["subject"] == "after the change"
+    assert pipeline.events()[-1]["data"]["uidvalidity"] == dovecot.uidvalidity(user)
+
+
+def test_a_full_mailbox_is_taken_in_batches_that_follow_at_once(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    for n in range(7):
+        dovecot.append(user, corpus.plain(f"message {n}"))
+    account = pipeline.add_account(user, password, max_batch=3)
+
+    counts = [pipeline.poll(account).tally.announced for _ in range(3)]
+
+    assert counts == [3, 3, 1]
+    assert pipeline.enqueued == [account.id, account.id]
+    subjects = [e["data"]["subject"] for e in pipeline.events()]
+    assert subjects == [f"message {n}" for n in range(7)]
+
+
+def test_process_after_and_ignore_older_than_hours(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    now = pipeline.clock.now
+    dovecot.append(user, corpus.plain("ancient"), internal_date=now - timedelta(days=30))
+    dovecot.append(user, corpus.plain("yesterday"), internal_date=now - timedelta(hours=20))
+    dovecot.append(user, corpus.plain("recent"), internal_date=now - timedelta(hours=1))
+    after = (now - timedelta(days=2)).isoformat()
+    first = pipeline.add_account(user, password, name="by_date", process_after=after)
+    second = pipeline.add_account(user, password, name="by_age", ignore_older_than_hours=6)
+
+    assert pipeline.poll(first).tally.announced == 2
+    assert pipeline.poll(second).tally.announced == 1
+    subjects = [e["data"]["subject"] for e in pipeline.events()]
+    assert subjects == ["yesterday", "recent", "recent"]
+
+
+@pytest.mark.parametrize("action", ["leave", "mark_read", "move", "delete"])
+def test_each_on_received_action_happens_after_the_event(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str], action: str
+) -> None:
+    user, password = mailbox_user
+    uid = dovecot.append(user, corpus.plain("act on me"))
+    dovecot.create_folder(user, "Done")
+    extra = {"move_to_folder": "Done"} if action == "move" else {}
+    account = pipeline.add_account(user, password, on_email_received=action, **extra)
+
+    assert pipeline.poll(account).tally.announced == 1
+
+    inbox, done = dovecot.messages(user), dovecot.messages(user, "Done")
+    if action == "leave":
+        assert dovecot.flags(user)[uid] == ()
+    elif action == "mark_read":
+        assert b"\\Seen" in dovecot.flags(user)[uid]
+    elif action == "move":
+        assert (list(inbox), len(done)) == ([], 1)
+    else:
+        assert (list(inbox), list(done)) == ([], [])
+
+
+def test_delete_read_messages_after_zero_and_after_n_days(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    dovecot.append(user, corpus.plain("keep two days"))
+    account = pipeline.add_account(user, password, delete_read_messages=True, delete_after_days=2)
+    pipeline.poll(account)
+    assert len(dovecot.messages(user)) == 1
+    pipeline.clock.advance(days=1)
+    pipeline.poll(account)
+    assert len(dovecot.messages(user)) == 1
+    pipeline.clock.advance(days=1, seconds=1)
+    assert pipeline.poll(account).tally.acted == 1
+    assert dovecot.messages(user) == {}
+
+    pipeline.update_account(account.name, delete_after_days=0)
+    dovecot.append(user, corpus.plain("delete at once"))
+    pipeline.poll(account)
+    assert dovecot.messages(user) == {}
+    assert len(pipeline.events()) == 2
+
+
+def test_nothing_is_deleted_when_the_event_cannot_be_published(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    dovecot.append(user, corpus.plain("must survive"))
+    account = pipeline.add_account(user, password, on_email_received="delete")
+    pipeline.fail_publish = PublishError("broker down")
+
+    result = pipeline.poll(account)
+
+    assert result.outcome == "failed"
+    assert len(dovecot.messages(user)) == 1
+    with pipeline.database.session() as session:
+        assert account.id is not None
+        assert ledger.checkpoint(session, account.id, "INBOX") is None
+        assert ledger.status_of(session, account.id).consecutive_failures == 1
+    pipeline.fail_publish = None
+    assert pipeline.poll(account).tally.announced == 1
+    assert dovecot.messages(user) == {}
+
+
+def test_pop3_over_ssl_by_uidl(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    for n in range(4):
+        dovecot.append(user, corpus.plain(f"pop {n}"))
+    account = pipeline.add_account(
+        user, password, protocol="pop3", encryption="ssl", port=dovecot.pop3s_port,
+        properties=f"tls_ca_file={dovecot.ca_file}",
+    )  # fmt: skip
+
+    assert pipeline.poll(account).tally.announced == 4
+    dovecot.append(user, corpus.plain("pop late"))
+    assert pipeline.poll(account).tally.announced == 1
+
+    data = [e["data"] for e in pipeline.events()]
+    assert all(d["uidl"] and "uid" not in d for d in data)
+    assert len({d["uidl"] for d in data}) == 5
+
+
+def test_a_second_poller_of_the_same_account_ends_at_once(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    dovecot.append(user, corpus.plain())
+    account = pipeline.add_account(user, password)
+    assert account.id is not None
+    other = AccountLock(pipeline.redis, account.id)
+    assert other.acquire()
+    try:
+        assert pipeline.poll(account).outcome == "busy"
+    finally:
+        other.release()
+    assert int(pipeline.redis.get(keys.lock_contention_count()) or 0) == 1
+    assert pipeline.poll(account).tally.announced == 1
+
+
+def test_a_wrong_password_marks_the_account_failing_and_backs_off(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, _ = mailbox_user
+    account = pipeline.add_account(user, "wrong")
+
+    result = pipeline.poll(account)
+
+    assert result.outcome == "failed"
+    assert account.id is not None
+    with pipeline.database.session() as session:
+        status = ledger.status_of(session, account.id)
+        assert status.last_error_kind == "authentication"
+        assert "wrong" not in (status.last_error or "")
+    assert pipeline.postponed[0][1] >= pipeline.clock.now.timestamp() + 600
+
+
+def test_hostile_and_non_ascii_folder_names_stay_inside_the_upload_dir(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    folder = "Entwürfe & Co"
+    dovecot.append(user, corpus.plain("in a folder"), folder=folder)
+    account = pipeline.add_account(user, password, folder=folder)
+
+    assert pipeline.poll(account).tally.announced == 1
+
+    path = (pipeline.upload_dir / pipeline.events()[0]["data"]["raw_path"]).resolve()
+    assert path.is_relative_to(pipeline.upload_dir.resolve())
+    today = datetime.now(UTC).strftime("%Y%m%d")
+    assert path.parent.parent.name == today
