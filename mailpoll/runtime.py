@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import dramatiq
+from kombu.utils.url import maybe_sanitize_url as make_url_safe
 
 from mailpoll.app import App
 from scheduler.loop import Scheduler
@@ -46,6 +47,13 @@ class Runtime:
         if settings.redis_url:
             return settings.redis_url
         return events.local_events_url(settings.data_dir)
+
+    def describe_events(self) -> str:
+        """Where events go, for people: a URL without its password, or the local folder."""
+        url = self.events_url
+        if isinstance(url, events.EventsURL):
+            return f"the local folder {url.transport_options.get('data_folder_out')}"
+        return str(make_url_safe(url))
 
     @cached_property
     def publisher(self) -> events.EventPublisher:

@@ -108,7 +108,7 @@ def run_command(app: App, threads: int, quiet: bool) -> None:
     thread.start()
     click.echo(
         f"mailpoll running: data in {app.settings.data_dir}, messages in {runtime.upload_dir}, "
-        f"events to {runtime.events_url} (Ctrl-C stops)",
+        f"events to {runtime.describe_events()} (Ctrl-C stops)",
         err=True,
     )
     stop.wait()
