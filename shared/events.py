@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
-import kombu
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
 from kombu.exceptions import KombuError
+from kombu.messaging import Consumer, Producer
 
 from shared.errors import ConnectError, PublishError
 from shared.mail.parse import MessageMetadata
@@ -134,15 +135,17 @@ def local_events_url(data_dir: str | Path) -> EventsURL:
     )
 
 
-def _connection(target: str | EventsURL, extra: Mapping[str, Any]) -> kombu.Connection:
+def _connection(
+    target: str | EventsURL,
+    extra: Mapping[str, Any],
+    defaults: Mapping[str, Any] | None = None,
+) -> Any:  # kombu is untyped: its objects are Any here
     if isinstance(target, str):
         target = EventsURL(target)
     options: dict[str, Any] = {
+        **(defaults or {}),
         # Bound the (re)connection attempts kombu makes on its own before a publish.
-        "max_retries": RETRY_POLICY["max_retries"],
-        "interval_start": RETRY_POLICY["interval_start"],
-        "interval_step": RETRY_POLICY["interval_step"],
-        "interval_max": RETRY_POLICY["interval_max"],
+        **RETRY_POLICY,
         "connect_retries_timeout": 3,
     }
     if target.url.split("://", 1)[0] in ("redis", "rediss"):
@@ -153,11 +156,13 @@ def _connection(target: str | EventsURL, extra: Mapping[str, Any]) -> kombu.Conn
         options["confirm_publish"] = True
     options.update(target.transport_options)
     options.update(extra)
-    return kombu.Connection(target.url, transport_options=options, connect_timeout=2)
+    return Connection(  # type: ignore[no-untyped-call]
+        target.url, transport_options=options, connect_timeout=2
+    )
 
 
-def _exchange(name: str) -> kombu.Exchange:
-    return kombu.Exchange(name, type="topic", durable=True)
+def _exchange(name: str) -> Exchange:
+    return Exchange(name, type="topic", durable=True)  # type: ignore[no-untyped-call]
 
 
 class EventPublisher:
@@ -176,26 +181,26 @@ class EventPublisher:
     ) -> None:
         self.exchange = _exchange(exchange)
         self._connection = _connection(target, transport_options or {})
-        self._producer: kombu.Producer | None = None
-        self._recoverable: tuple[type[BaseException], ...] = (
+        self._producer: Any = None
+        # RuntimeError: kombu refuses to go on with a batch whose channel was replaced.
+        self._failures: tuple[type[BaseException], ...] = (
             KombuError,
             OSError,
-            *self._connection.recoverable_connection_errors,
-            *self._connection.recoverable_channel_errors,
+            RuntimeError,
             *self._connection.connection_errors,
             *self._connection.channel_errors,
         )
 
-    def _producer_or_new(self) -> kombu.Producer:
+    def _producer_or_new(self) -> Any:
         if self._producer is None:
-            self._producer = kombu.Producer(
+            self._producer = Producer(  # type: ignore[no-untyped-call]
                 self._connection, exchange=self.exchange, auto_declare=True
             )
         return self._producer
 
-    def publish(self, event: Mapping[str, Any], key: str | None = None) -> None:
+    def publish(self, event: Mapping[str, Any], routing_key: str | None = None) -> None:
         """Publish one event, persistent, with bounded retries; PublishError if it fails."""
-        self.publish_many([event] if key is None else [(event, key)])
+        self.publish_many([event] if routing_key is None else [(event, routing_key)])
 
     def publish_many(
         self, events: Iterable[Mapping[str, Any] | tuple[Mapping[str, Any], str]]
@@ -227,8 +232,7 @@ class EventPublisher:
                         retry_policy=RETRY_POLICY,
                         declare=[self.exchange],
                     )
-        except (*self._recoverable, RuntimeError) as error:
-            # RuntimeError: kombu refuses to go on with a batch whose channel was replaced.
+        except self._failures as error:
             self._reset()
             raise PublishError(
                 f"events: cannot publish to {self._connection.as_uri()}: {error!r}"
@@ -254,12 +258,7 @@ class EventPublisher:
     def __enter__(self) -> EventPublisher:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -279,23 +278,26 @@ class EventConsumer:
         exchange: str = EXCHANGE,
         transport_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self._connection = _connection(target, transport_options or {})
+        # Redis: a short BRPOP, so closing (and stopping `tail`) does not wait a second for it.
+        self._connection = _connection(
+            target, transport_options or {}, defaults={"polling_interval": 0.2}
+        )
         private = queue is None
-        self.queue = kombu.Queue(
+        self.queue = Queue(  # type: ignore[no-untyped-call]
             queue or f"mailpoll.tail.{uuid.uuid4().hex}",
             exchange=_exchange(exchange),
             routing_key=binding,
             durable=not private,
             auto_delete=private,
         )
-        self._consumer: kombu.Consumer | None = None
+        self._consumer: Any = None
         self._received: list[dict[str, Any]] = []
 
     def open(self) -> EventConsumer:
         """Declare the exchange, the queue and the binding; start consuming."""
         try:
             channel = self._connection.default_channel
-            self._consumer = kombu.Consumer(
+            self._consumer = Consumer(  # type: ignore[no-untyped-call]
                 channel, queues=[self.queue], on_message=self._on_message, accept=[CONTENT_TYPE]
             )
             self._consumer.consume()
@@ -341,12 +343,7 @@ class EventConsumer:
     def __enter__(self) -> EventConsumer:
         return self.open()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from workers.poll import PollDeps
 
 log = logging.getLogger(__name__)
-BASE_BACKOFF = 30.0
+BASE_BACKOFF = 5.0
 MAX_BACKOFF = 3600.0
 PERMANENT_BACKOFF = 900.0
 

@@ -66,6 +66,7 @@ def poll_account(account_id: int, deps: PollDeps) -> PollResult:
         return PollResult(account.name, "busy", Tally())
     started = time.monotonic()
     tally = Tally()
+    log.info("%s: poll started (lease fence %d)", account.name, lock.fence)
     try:
         with LockRenewer(lock) as renewer:
             _poll_locked(account, deps, lock.fence, lambda: not renewer.lost, tally)
@@ -73,6 +74,7 @@ def poll_account(account_id: int, deps: PollDeps) -> PollResult:
         failures.record_failure(account, error, deps)
         return PollResult(account.name, "failed", tally, str(error))
     finally:
+        log.info("%s: poll ended (lease fence %d)", account.name, lock.fence)
         lock.release()
     failures.record_success(account, tally, deps)
     log.info(

@@ -1,12 +1,4 @@
-"""The metadata an event carries about a raw message, read without ever raising.
-
-`parse_error` policy: None when the message parsed cleanly. Otherwise a short string: the
-names of the defects the `email` package found (in the MIME structure, in a part's payload
-encoding, or in a header we read: From, To, Cc, Date, Subject, Message-ID), or the exception
-that stopped parsing. Such a message still gets every field that could be read, so it is
-stored and announced like any other, flagged for consumers. Raw UTF-8 in headers (RFC 6532)
-is not a defect here: it is decoded as UTF-8. A missing Date or Message-ID is not a defect.
-"""
+"""The metadata an event carries about a raw message, read without ever raising."""
 
 from __future__ import annotations
 
@@ -15,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC
 from email import policy
-from email.errors import MessageDefect, UndecodableBytesDefect
+from email.errors import UndecodableBytesDefect
 from email.message import Message
 from email.utils import getaddresses
 from typing import Any, TypedDict
@@ -36,7 +28,17 @@ class Attachment(TypedDict):
 
 @dataclass(frozen=True)
 class MessageMetadata:
-    """What consumers want to know without opening the .eml; see the module for parse_error."""
+    """What consumers want to know without opening the .eml.
+
+    `parse_error` is None when the message parsed cleanly. Otherwise a short string: the
+    names of the defects the `email` package found (in the MIME structure, in a part's
+    payload encoding, or in a header we read: From, To, Cc, Date, Subject, Message-ID), or
+    the exception that stopped parsing. Such a message still gets every field that could be
+    read, so it is stored and announced like any other, flagged for consumers. Raw 8-bit
+    headers are not a defect here (UTF-8 per RFC 6532, else read as Windows-1252); a
+    missing Date or Message-ID is not one either. Attachments are the parts with a file
+    name or `Content-Disposition: attachment`; an attached message counts as one.
+    """
 
     message_id: str | None = None
     subject: str | None = None
@@ -85,7 +87,7 @@ class _Reader:
 
     def note(self, defects: Any) -> None:
         for defect in defects or ():
-            if isinstance(defect, MessageDefect) and isinstance(defect, _IGNORED_DEFECTS):
+            if isinstance(defect, _IGNORED_DEFECTS):
                 continue
             name = type(defect).__name__
             if name not in self.problems:
@@ -174,7 +176,8 @@ class _Reader:
         """Decoded payload bytes; decoding also registers base64/quoted-printable defects."""
         try:
             if part.is_multipart():  # an attached message: its size as stored
-                return sum(len(child.as_bytes()) for child in part.get_payload())
+                children = part.get_payload()
+                return sum(len(c.as_bytes()) for c in children if isinstance(c, Message))
             payload = part.get_payload(decode=True)
         except Exception as error:
             self.failed("payload", error)

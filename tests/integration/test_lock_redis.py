@@ -1,4 +1,4 @@
-"""The account lease on a real Redis: the Lua scripts, expiry and fencing as the server does them."""
+"""The account lease on a real Redis: Lua scripts, expiry and fencing as the server runs them."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def test_takeover_after_expiry_gets_a_higher_fence(client: redis.Redis) -> None:
     time.sleep(0.1)
     second = AccountLock(client, 1)
     assert second.acquire()
-    assert second.fence is not None and first.fence is not None
+    assert second.fence is not None
+    assert first.fence is not None
     assert second.fence > first.fence
 
 
@@ -69,6 +70,6 @@ def test_renewer_keeps_the_lease_on_a_real_server(client: redis.Redis) -> None:
 
 
 def test_unreachable_redis_is_a_connect_error() -> None:
-    with redis.Redis(host="127.0.0.1", port=1, retry=None, socket_connect_timeout=1) as client:
-        with pytest.raises(ConnectError):
-            AccountLock(client, 1).acquire()
+    client = redis.Redis(host="127.0.0.1", port=1, retry=None, socket_connect_timeout=1)  # type: ignore[arg-type]
+    with client, pytest.raises(ConnectError):
+        AccountLock(client, 1).acquire()

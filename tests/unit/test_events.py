@@ -116,9 +116,7 @@ def test_imap_event_is_exactly_the_contract_example() -> None:
             "date": "2026-11-23T09:59:58Z",
             "size": 18231,
             "sha256": "ab" * 32,
-            "attachments": [
-                {"filename": "a.pdf", "content_type": "application/pdf", "size": 1024}
-            ],
+            "attachments": [{"filename": "a.pdf", "content_type": "application/pdf", "size": 1024}],
             "raw_path": "default/in/20261123/INBOX/x.eml",
             "parse_error": None,
         },
@@ -272,7 +270,8 @@ def test_tail_calls_back_until_stopped(exchange: str) -> None:
         stop.set()
         thread.join(timeout=5)
     assert not thread.is_alive()
-    assert got and got[0] == imap_event()
+    assert got
+    assert got[0] == imap_event()
 
 
 @pytest.mark.parametrize("scheme", ["redis", "amqp"])

@@ -59,7 +59,8 @@ def test_takeover_after_expiry_gets_a_higher_fence(client: fakeredis.FakeRedis) 
     assert first.acquire()
     time.sleep(0.1)
     assert second.acquire()
-    assert second.fence is not None and first.fence is not None
+    assert second.fence is not None
+    assert first.fence is not None
     assert second.fence > first.fence
 
 

@@ -111,7 +111,8 @@ HOSTILE = [
     b"Content-Type: message/rfc822\r\n\r\n" * 200,
     b"Content-Disposition: attachment; filename*=bogus''%ZZ%\r\n\r\nx",
     b"Content-Transfer-Encoding: quoted-printable\r\nContent-Disposition: attachment\r\n\r\n=Z=",
-    b"Content-Transfer-Encoding: uuencode\r\nContent-Disposition: attachment\r\n\r\nbegin 644 x\r\n!",
+    b"Content-Transfer-Encoding: uuencode\r\nContent-Disposition: attachment\r\n\r\n"
+    b"begin 644 x\r\n!",
     b"Message-ID: \xff\xfe\r\nSubject: \xc3\x28\xa0\xa1\r\nFrom: \xe9@\xe9\r\n\r\n",
 ]
 

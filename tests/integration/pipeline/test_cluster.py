@@ -1,0 +1,192 @@
+"""mailpoll as a cluster of real processes: concurrent workers and schedulers, crashes, restarts."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from shared.accounts.service import AccountService
+from shared.db.database import Database
+from shared.events import EventConsumer
+from shared.secrets import SecretBox, new_key
+from tests.support import corpus
+from tests.support.dovecot import DovecotServer
+from tests.support.processes import MailpollProcess, environment, poll_spans, wait_until
+from tests.support.redis_server import RedisServer
+
+pytestmark = pytest.mark.integration
+
+
+class Cluster:
+    """A shared SQLite database, Redis for locks and jobs, a second Redis for the events."""
+
+    def __init__(self, tmp_path: Path, redis_url: str, events_url: str) -> None:
+        self.tmp_path = tmp_path
+        self.key = new_key()
+        self.env = environment(
+            database_url=f"sqlite:///{tmp_path / 'mailpoll.db'}",
+            redis_url=redis_url,
+            events_url=events_url,
+            secret_key=self.key,
+            data_dir=str(tmp_path / "data"),
+            log_level="INFO",
+        )
+        self.database = Database(self.env["MAILPOLL_DATABASE_URL"])
+        self.database.upgrade()
+        self.processes: list[MailpollProcess] = []
+        self.events: list[dict[str, Any]] = []
+        self._consumer = EventConsumer(events_url).open()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._collect, daemon=True)
+        self._thread.start()
+
+    def _collect(self) -> None:
+        while not self._stop.is_set():
+            self._consumer.drain(self.events.append, timeout=0.2)
+
+    def add_account(self, dovecot: DovecotServer, user: str, password: str, **fields: Any) -> None:
+        box = SecretBox(self.key)
+        given = {
+            "name": user, "type": "inbound", "host": dovecot.host, "encryption": "none",
+            "port": dovecot.imap_port, "login": user, "password": password,
+            "polling_interval": 1, **fields,
+        }  # fmt: skip
+        with self.database.session() as session:
+            AccountService(session, secrets=lambda: box, actor="test").add(given)
+
+    def start(self, *args: str) -> MailpollProcess:
+        number = len(self.processes)
+        log_file = self.tmp_path / f"{args[0]}-{number}.log"
+        process = MailpollProcess(list(args), self.env, log_file).start()
+        self.processes.append(process)
+        return process
+
+    def ledger_count(self, user: str) -> int:
+        query = sa.text(
+            "SELECT count(*) FROM received_messages r JOIN email_accounts a ON a.id = r.account_id"
+            " WHERE a.name = :name"
+        )
+        with self.database.engine.connect() as connection:
+            return int(connection.execute(query, {"name": user}).scalar_one())
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.log_file.name}\n{p.log()}" for p in self.processes)
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.stop()
+        self._stop.set()
+        self._thread.join(5)
+        self._consumer.close()
+        self.database.dispose()
+
+
+@pytest.fixture
+def events_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, redis_url: str, events_redis: RedisServer) -> Iterator[Cluster]:
+    cluster = Cluster(tmp_path, redis_url, events_redis.url)
+    yield cluster
+    cluster.close()
+
+
+def event_uids(events: list[dict[str, Any]], user: str) -> Counter[int]:
+    return Counter(e["data"]["uid"] for e in events if e["data"]["account"] == user)
+
+
+def test_two_workers_and_two_schedulers_never_poll_one_account_at_once(
+    cluster: Cluster, dovecot: DovecotServer
+) -> None:
+    users = [dovecot.new_user() for _ in range(3)]
+    for user in users:
+        cluster.add_account(dovecot, user, "secret", max_batch=5)
+    for _ in range(2):
+        cluster.start("scheduler", "--tick", "0.2")
+        cluster.start("worker", "--threads", "4")
+    for round_ in range(4):
+        for user in users:
+            for n in range(6):
+                dovecot.append(user, corpus.plain(f"{user} {round_} {n}"))
+        threading.Event().wait(0.7)
+
+    for user in users:
+        wait_until(lambda u=user: cluster.ledger_count(u) == 24, 60, f"24 messages of {user}")
+    wait_until(lambda: len(cluster.events) >= 72, 10, "72 events")
+
+    for user in users:
+        counts = event_uids(cluster.events, user)
+        assert sorted(counts) == sorted(dovecot.messages(user)), cluster.logs()
+        assert set(counts.values()) == {1}, f"duplicate events for {user}"
+    spans = poll_spans([p.log() for p in cluster.processes if p.args[0] == "worker"])
+    assert sum(len(s) for s in spans.values()) >= 6, cluster.logs()
+    for user, polls in spans.items():
+        polls.sort()
+        for (_, end, fence), (start, _, next_fence) in zip(polls, polls[1:], strict=False):
+            assert end <= start, f"{user}: polls with fences {fence} and {next_fence} overlap"
+            assert next_fence > fence
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_with_the_same_ids(
+    cluster: Cluster, dovecot: DovecotServer
+) -> None:
+    user = dovecot.new_user()
+    total = 400
+    for n in range(total):
+        dovecot.append(user, corpus.plain(f"bulk {n}", body="x" * 2000 + "\r\n"))
+    cluster.add_account(
+        dovecot, user, "secret", max_batch=1000, on_email_received="delete",
+        properties="fetch_chunk=10",
+    )  # fmt: skip
+    cluster.start("scheduler", "--tick", "0.2")
+    worker = cluster.start("worker", "--threads", "1")
+    wait_until(lambda: len(cluster.events) >= 30, 60, "the first events")
+    worker.kill()  # SIGKILL in the middle of the batch
+    announced_before = set(event_uids(cluster.events, user))
+    gone = set(range(1, total + 1)) - set(dovecot.messages(user))
+    assert gone <= announced_before, "mail was deleted from the server before its event"
+    assert len(announced_before) < total, "the batch ended before the kill: make it larger"
+
+    cluster.start("worker", "--threads", "1")
+    wait_until(lambda: dovecot.messages(user) == {}, 90, "every message handled and deleted")
+    wait_until(lambda: set(event_uids(cluster.events, user)) == set(range(1, total + 1)), 10, "all")
+
+    ids_by_uid: dict[int, set[str]] = {}
+    for event in cluster.events:
+        ids_by_uid.setdefault(event["data"]["uid"], set()).add(event["id"])
+    assert all(len(ids) == 1 for ids in ids_by_uid.values()), "a repeat had another id"
+    assert cluster.ledger_count(user) == total
+
+
+def test_polling_resumes_after_redis_and_dovecot_restart(
+    cluster: Cluster, dovecot: DovecotServer, redis_server: RedisServer
+) -> None:
+    user = dovecot.new_user()
+    cluster.add_account(dovecot, user, "secret")
+    cluster.start("scheduler", "--tick", "0.2")
+    cluster.start("worker", "--threads", "2")
+    dovecot.append(user, corpus.plain("before"))
+    wait_until(lambda: cluster.ledger_count(user) == 1, 30, "the first message")
+
+    redis_server.restart()  # locks, schedule and queued jobs are gone
+    dovecot.append(user, corpus.plain("after redis"))
+    wait_until(lambda: cluster.ledger_count(user) == 2, 60, "a poll after the Redis restart")
+
+    dovecot.restart()
+    dovecot.append(user, corpus.plain("after dovecot"))
+    wait_until(lambda: cluster.ledger_count(user) == 3, 90, "a poll after the Dovecot restart")
+
+    wait_until(lambda: len(event_uids(cluster.events, user)) == 3, 10, "three events")
+    assert json.dumps(cluster.events).count('"after dovecot"') == 1
