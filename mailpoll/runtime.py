@@ -77,6 +77,7 @@ class Runtime:
             clock=utcnow,
             enqueue_next=self.enqueue_poll,
             postpone=self.schedule.postpone,
+            lock_ttl=self.app.settings.lock_ttl_seconds,
         )
 
     def enqueue_poll(self, account_id: int) -> None:

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     keystore_dir: Path | None = None
     actor: str | None = None
     log_level: str = "INFO"
+    # How long a killed worker's account lock outlives it; renewed every third of it.
+    lock_ttl_seconds: float = Field(default=60.0, ge=3.0)
 
     @property
     def effective_database_url(self) -> str:

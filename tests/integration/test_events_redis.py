@@ -73,18 +73,13 @@ def test_durable_named_queue_keeps_events_while_its_consumer_is_away(redis_url: 
         assert collect(consumer, 1) == [event(uid=5)]
 
 
-def test_a_large_batch_is_published_quickly(redis_url: str) -> None:
+def test_a_large_batch_arrives_whole_and_in_order(redis_url: str) -> None:
+    # Speed is measured by bench/, not asserted here.
     events = [event(uid=uid) for uid in range(2000)]
     with EventConsumer(redis_url) as consumer, EventPublisher(redis_url) as publisher:
-        started = time.monotonic()
         assert publisher.publish_many(events) == 2000
-        elapsed = time.monotonic() - started
         got = collect(consumer, 2000, timeout=30)
-    assert len(got) == 2000
-    assert got[0] == events[0]
-    assert got[-1] == events[-1]
-    # imapclient fetches ~3k messages/s; here ~5k events/s: a floor that a slow CI still meets.
-    assert 2000 / elapsed > 1500, f"{2000 / elapsed:.0f} events/s"
+    assert got == events
 
 
 def test_tail_sees_events_published_after_it_started(redis_url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections import Counter
@@ -37,6 +38,7 @@ class Cluster:
             secret_key=self.key,
             data_dir=str(tmp_path / "data"),
             log_level="INFO",
+            lock_ttl_seconds="5",  # a killed worker's lease expires quickly
         )
         self.database = Database(self.env["MAILPOLL_DATABASE_URL"])
         self.database.upgrade()
@@ -134,7 +136,7 @@ def test_two_workers_and_two_schedulers_never_poll_one_account_at_once(
     assert sum(len(s) for s in spans.values()) >= 6, cluster.logs()
     for user, polls in spans.items():
         polls.sort()
-        for (_, end, fence), (start, _, next_fence) in zip(polls, polls[1:], strict=False):
+        for (_, end, fence), (start, _, next_fence) in itertools.pairwise(polls):
             assert end <= start, f"{user}: polls with fences {fence} and {next_fence} overlap"
             assert next_fence > fence
 
