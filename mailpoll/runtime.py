@@ -13,7 +13,7 @@ from kombu.utils.url import maybe_sanitize_url as make_url_safe
 
 from mailpoll.app import App
 from scheduler.loop import Scheduler
-from shared import events, jobs
+from shared import eventbus, events, jobs
 from shared.clock import utcnow
 from shared.keystore import default_keystore
 from shared.schedule import Schedule
@@ -40,24 +40,24 @@ class Runtime:
         actors.register(self.backend.broker, self.poll_deps)
 
     @cached_property
-    def events_url(self) -> str | events.EventsURL:
+    def events_url(self) -> str | eventbus.EventsURL:
         settings = self.app.settings
         if settings.events_url:
             return settings.events_url
         if settings.redis_url:
             return settings.redis_url
-        return events.local_events_url(settings.data_dir)
+        return eventbus.local_events_url(settings.data_dir)
 
     def describe_events(self) -> str:
         """Where events go, for people: a URL without its password, or the local folder."""
         url = self.events_url
-        if isinstance(url, events.EventsURL):
+        if isinstance(url, eventbus.EventsURL):
             return f"the local folder {url.transport_options.get('data_folder_out')}"
         return str(make_url_safe(url))
 
     @cached_property
-    def publisher(self) -> events.EventPublisher:
-        return events.EventPublisher(self.events_url)
+    def publisher(self) -> eventbus.EventPublisher:
+        return eventbus.EventPublisher(self.events_url)
 
     @cached_property
     def upload_dir(self) -> Path:

@@ -48,6 +48,14 @@ class PublishError(TransientError):
     """An event could not be published to the events broker."""
 
 
+class LockBusyError(TransientError):
+    """Another worker holds the account's lock: this poll ends at once; it is not a failure."""
+
+
+class StoreError(TransientError):
+    """A message could not be written to the upload directory (disk full, permissions)."""
+
+
 class LockLostError(TransientError):
     """This worker no longer holds the account's lock; another may have taken over."""
 

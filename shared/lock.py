@@ -12,7 +12,13 @@ from typing import Any
 import redis
 
 from shared import keys
-from shared.errors import ConnectError, LockLostError, ServerTimeoutError, TransientError
+from shared.errors import (
+    ConnectError,
+    LockBusyError,
+    LockLostError,
+    ServerTimeoutError,
+    TransientError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +47,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-
-class LockBusyError(TransientError):
-    """Another worker holds the account's lock: this poll ends at once and is not an error."""
 
 
 def _translate(error: redis.RedisError, doing: str) -> TransientError:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path, PurePosixPath
 
-from shared.errors import TransientError
+from shared.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,6 @@ _HASH_CHARS = 16
 _ALWAYS_ENCODED = frozenset('%/\\:*?"<>|')
 _NAME = re.compile(r"\A[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}\Z")
 _READ_CHUNK = 1 << 20
-
-
-class StoreError(TransientError):
-    """A message could not be written (disk full, permissions): retried once someone fixes it."""
 
 
 def _escape(char: str) -> str:

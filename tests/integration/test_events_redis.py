@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from shared.errors import PublishError
-from shared.events import EventConsumer, EventPublisher, build_received_event, event_id, tail
+from shared.eventbus import EventConsumer, EventPublisher, tail
+from shared.events import build_received_event, event_id
 from shared.mail.parse import MessageMetadata
 from tests.support.redis_server import RedisServer
 

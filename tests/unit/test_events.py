@@ -14,16 +14,8 @@ import kombu
 import pytest
 
 from shared.errors import PublishError
-from shared.events import (
-    CONTENT_TYPE,
-    EventConsumer,
-    EventPublisher,
-    build_received_event,
-    event_id,
-    local_events_url,
-    routing_key,
-    tail,
-)
+from shared.eventbus import EventConsumer, EventPublisher, local_events_url, tail
+from shared.events import CONTENT_TYPE, build_received_event, event_id, routing_key
 from shared.mail.parse import MessageMetadata
 from tests.support.ports import free_port
 

@@ -9,8 +9,8 @@ import fakeredis
 import pytest
 
 from shared import keys
-from shared.errors import ConnectError, LockLostError
-from shared.lock import AccountLock, LockBusyError, LockRenewer
+from shared.errors import ConnectError, LockBusyError, LockLostError
+from shared.lock import AccountLock, LockRenewer
 
 
 @pytest.fixture

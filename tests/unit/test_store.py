@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.store import MAX_FOLDER_BYTES, MessageStore, StoreError, safe_folder_name
+from shared.errors import StoreError
+from shared.store import MAX_FOLDER_BYTES, MessageStore, safe_folder_name
 
 DAY = date(2026, 11, 23)
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from shared.accounts.service import AccountService
 from shared.db.database import Database
-from shared.events import EventConsumer
+from shared.eventbus import EventConsumer
 from shared.secrets import SecretBox, new_key
 from tests.support import corpus
 from tests.support.dovecot import DovecotServer
