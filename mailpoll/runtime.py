@@ -17,6 +17,7 @@ from shared import eventbus, events, jobs
 from shared.clock import utcnow
 from shared.keystore import default_keystore
 from shared.schedule import Schedule
+from shared.settings import Settings
 from shared.store import MessageStore
 from workers import actors, broker
 from workers.mailbox import opener
@@ -24,6 +25,15 @@ from workers.poll import PollDeps
 
 log = logging.getLogger(__name__)
 Published = Callable[[str, dict[str, Any]], None]  # (routing key, event)
+
+
+def events_target(settings: Settings) -> str | eventbus.EventsURL:
+    """MAILPOLL_EVENTS_URL, else MAILPOLL_REDIS_URL, else a local folder in the data dir."""
+    if settings.events_url:
+        return settings.events_url
+    if settings.redis_url:
+        return settings.redis_url
+    return eventbus.local_events_url(settings.data_dir)
 
 
 class Runtime:
@@ -41,12 +51,7 @@ class Runtime:
 
     @cached_property
     def events_url(self) -> str | eventbus.EventsURL:
-        settings = self.app.settings
-        if settings.events_url:
-            return settings.events_url
-        if settings.redis_url:
-            return settings.redis_url
-        return eventbus.local_events_url(settings.data_dir)
+        return events_target(self.app.settings)
 
     def describe_events(self) -> str:
         """Where events go, for people: a URL without its password, or the local folder."""

@@ -260,6 +260,10 @@ class EventConsumer:
         if self._consumer is not None:
             try:
                 self._consumer.cancel()
+                if self.queue.auto_delete:
+                    # Transports without auto-delete (the local folder) would otherwise keep
+                    # the binding, and write every later event for a queue nobody reads.
+                    self.queue.bind(self._connection.default_channel).delete()
             except Exception:  # the broker may be gone already; the queue then expires there
                 log.debug("cancelling the events consumer failed", exc_info=True)
             self._consumer = None
