@@ -263,7 +263,7 @@ class EventConsumer:
                 if self.queue.auto_delete:
                     # Transports without auto-delete (the local folder) would otherwise keep
                     # the binding, and write every later event for a queue nobody reads.
-                    self.queue.bind(self._connection.default_channel).delete()
+                    self.queue.bind(self._connection.default_channel).delete()  # type: ignore[no-untyped-call]
             except Exception:  # the broker may be gone already; the queue then expires there
                 log.debug("cancelling the events consumer failed", exc_info=True)
             self._consumer = None
