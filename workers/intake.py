@@ -179,8 +179,12 @@ class Intake:
 
     def _record_dead_letters(self, session: Session) -> None:
         for ref, error, now in self._pending_dead:
-            if not ledger.is_dead_letter(session, self._id, ref):
+            known = ledger.dead_letter_of(session, self._id, ref)
+            if known is None:
                 session.add(_dead_letter_row(self._id, ref, error, now))
+            else:  # a replay that failed again
+                known.dead, known.error, known.last_failed_at = True, error, now
+                known.attempts += 1
         self._pending_dead.clear()
 
     def __post_init__(self) -> None:

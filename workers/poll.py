@@ -20,7 +20,7 @@ from shared.db.database import Database
 from shared.db.models import Account
 from shared.errors import MailpollError
 from shared.lock import AccountLock, LockRenewer
-from shared.mail.client import INBOX, MailboxClient
+from shared.mail.client import INBOX, MailboxClient, MessageRef
 from shared.properties import Properties
 from shared.store import MessageStore
 from workers import actions, failures
@@ -100,6 +100,7 @@ def _poll_locked(
         if account.protocol == "pop3":
             _take_pop3(account, client, intake, properties, deadline)
         else:
+            _replay_imap(account, client, intake)
             _take_imap(account, client, intake, properties, deadline)
         tally.acted += actions.run_due(account, client, deps.database, deps.clock)
 
@@ -142,6 +143,28 @@ def _take_imap(
         intake.take([], folder=folder, uidvalidity=info.uidvalidity, last_uid=0, filters=filters)
 
 
+def _replay_imap(account: Account, client: MailboxClient, intake: Intake) -> None:
+    """Fetch dead letters that were put back for another try; the checkpoint stays put."""
+    assert account.id is not None
+    with intake.database.session() as session:
+        replays = ledger.replays(session, account.id)
+        state = ledger.checkpoint(session, account.id, account.folder or INBOX)
+    if not replays or state is None:
+        return
+    info = client.select(state.folder)
+    current = [r for r in replays if r.folder == state.folder and r.uidvalidity == info.uidvalidity]
+    refs = [MessageRef(r.folder, r.uid, r.uidvalidity, r.uidl) for r in current]
+    intake.take(
+        client.fetch(refs), folder=state.folder, uidvalidity=state.uidvalidity,
+        last_uid=state.last_uid, filters=Filters(None),
+    )  # fmt: skip
+    with intake.database.session() as session:
+        for replay in replays:
+            row = session.get(type(replay), replay.id)
+            if row is not None and not row.dead:
+                session.delete(row)  # taken now, or gone from the server for good
+
+
 def _take_pop3(
     account: Account,
     client: MailboxClient,
@@ -164,4 +187,6 @@ def _take_pop3(
         )
         if time.monotonic() > deadline and start + len(chunk) < len(refs):
             intake.tally.more_waiting = True
-            return
+            break
+    with intake.database.session() as session:
+        ledger.forget_replayed_uidls(session, account.id)

@@ -53,15 +53,48 @@ def announced_hashes(session: Session, account_id: int, folder: str) -> set[str]
     return set(session.exec(query))
 
 
-def is_dead_letter(session: Session, account_id: int, ref: MessageRef) -> bool:
-    query = select(DeadLetter.id).where(
+def dead_letter_of(session: Session, account_id: int, ref: MessageRef) -> DeadLetter | None:
+    query = select(DeadLetter).where(
         DeadLetter.account_id == account_id,
         DeadLetter.folder == ref.folder,
         DeadLetter.uidvalidity == ref.uidvalidity,
         DeadLetter.uid == ref.uid,
         DeadLetter.uidl == ref.uidl,
     )
-    return session.exec(query).first() is not None
+    return session.exec(query).first()
+
+
+def replays(session: Session, account_id: int) -> list[DeadLetter]:
+    """Dead letters someone asked to try again (`mailpoll dead-letters replay`)."""
+    query = select(DeadLetter).where(
+        DeadLetter.account_id == account_id, col(DeadLetter.dead).is_(sa.false())
+    )
+    return list(session.exec(query))
+
+
+def forget_replayed_uidls(session: Session, account_id: int) -> None:
+    """Drop replayed POP3 dead letters whose message is in the ledger now."""
+    taken = select(ReceivedMessage.uidl).where(ReceivedMessage.account_id == account_id)
+    session.execute(
+        sa.delete(DeadLetter).where(
+            col(DeadLetter.account_id) == account_id,
+            col(DeadLetter.dead).is_(sa.false()),
+            col(DeadLetter.uidl).in_(taken),
+        )
+    )
+
+
+def accounts_with_due_actions(session: Session, now: datetime) -> list[int]:
+    query = (
+        select(ReceivedMessage.account_id)
+        .where(
+            col(ReceivedMessage.server_action).is_not(None),
+            col(ReceivedMessage.server_action_done_at).is_(None),
+            col(ReceivedMessage.server_action_due_at) <= now,
+        )
+        .distinct()
+    )
+    return list(session.exec(query))
 
 
 def record_batch(

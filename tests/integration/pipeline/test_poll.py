@@ -250,3 +250,29 @@ def test_hostile_and_non_ascii_folder_names_stay_inside_the_upload_dir(
     assert path.is_relative_to(pipeline.upload_dir.resolve())
     today = datetime.now(UTC).strftime("%Y%m%d")
     assert path.parent.parent.name == today
+
+
+def test_an_oversized_message_is_dead_lettered_and_can_be_replayed(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    dovecot.append(user, corpus.plain("small before"))
+    dovecot.append(user, corpus.with_attachment(size=1_500_000))
+    dovecot.append(user, corpus.plain("small after"))
+    account = pipeline.add_account(user, password, properties="max_message_mb=1")
+    assert account.id is not None
+
+    first = pipeline.poll(account)
+
+    assert (first.tally.announced, first.tally.dead) == (2, 1)
+    assert pipeline.poll(account).tally.announced == 0  # the folder moved on past it
+    with pipeline.database.session() as session:
+        [letter] = ledger.dead_letters(session, account.id)
+        assert "max_message_mb=1" in letter.error
+        letter.dead = False  # what `mailpoll dead-letters replay` does
+    pipeline.update_account(account.name, properties="max_message_mb=5")
+
+    assert pipeline.poll(account).tally.announced == 1
+    assert [e["data"]["subject"] for e in pipeline.events()][-1] == "Monthly report"
+    with pipeline.database.session() as session:
+        assert ledger.dead_letters(session, account.id) == []
