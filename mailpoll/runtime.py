@@ -94,6 +94,7 @@ class Runtime:
             schedule=self.schedule,
             enqueue=self.enqueue_poll,
             default_interval=self.app.settings.default_poll_interval,
+            housekeeping=lambda: jobs.enqueue_housekeeping(self.backend.broker),
         )
 
     def worker(self, *, threads: int) -> dramatiq.Worker:

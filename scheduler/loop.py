@@ -26,6 +26,8 @@ class Scheduler:
         schedule: Schedule,
         enqueue: Enqueue,
         default_interval: int,
+        housekeeping: Callable[[], None] | None = None,
+        housekeeping_period: float = 600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._database = database
@@ -33,6 +35,8 @@ class Scheduler:
         self._enqueue = enqueue
         self._default_interval = default_interval
         self._clock = clock
+        self._housekeeping = housekeeping
+        self._housekeeping_period = housekeeping_period
 
     def tick(self) -> list[int]:
         """One round: pick up configuration changes, then enqueue what is due. Returns ids."""
@@ -48,6 +52,8 @@ class Scheduler:
             self._enqueue(account_id)
         if due:
             log.debug("enqueued polls for accounts %s", due)
+        if self._housekeeping and self._schedule.claim_housekeeping(self._housekeeping_period):
+            self._housekeeping()
         return due
 
     def run(self, stop: threading.Event, *, period: float = 1.0) -> None:

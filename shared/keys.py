@@ -49,3 +49,8 @@ def schedule_fingerprint() -> str:
 def poll_enqueued(account_id: int) -> str:
     """Marker set while a poll job for the account waits in the queue, so it is sent once."""
     return f"{PREFIX}:poll:enqueued:{account_id}"
+
+
+def housekeeping_claim() -> str:
+    """Set (with an expiry) by the scheduler replica that enqueued the last housekeeping."""
+    return f"{PREFIX}:housekeeping:claimed"

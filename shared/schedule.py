@@ -83,6 +83,13 @@ class Schedule:
         except redis.RedisError as error:
             raise ConnectError(f"redis: cannot postpone a poll: {error}") from error
 
+    def claim_housekeeping(self, period: float) -> bool:
+        """True for one scheduler replica per period: that one enqueues housekeeping."""
+        try:
+            return bool(self._redis.set(keys.housekeeping_claim(), 1, nx=True, ex=int(period)))
+        except redis.RedisError as error:
+            raise ConnectError(f"redis: cannot claim housekeeping: {error}") from error
+
     def due_times(self) -> dict[int, float]:
         """Every scheduled account's next due time, for `mailpoll status`."""
         try:

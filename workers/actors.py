@@ -5,6 +5,7 @@ from __future__ import annotations
 import dramatiq
 
 from shared import keys
+from workers.housekeeping import run_housekeeping
 from workers.poll import PollDeps, poll_account
 
 # A poll ends within its time budget (`poll_budget_seconds`); this only cuts a stuck one.
@@ -25,3 +26,14 @@ def register(broker: dramatiq.Broker, deps: PollDeps) -> None:
         max_retries=0,
         time_limit=POLL_TIME_LIMIT_MS,
     )(poll)
+
+    def housekeeping() -> None:
+        run_housekeeping(deps)
+
+    dramatiq.actor(
+        broker=broker,
+        actor_name=keys.HOUSEKEEPING_ACTOR,
+        queue_name=keys.HOUSEKEEPING_QUEUE,
+        max_retries=0,
+        time_limit=POLL_TIME_LIMIT_MS,
+    )(housekeeping)

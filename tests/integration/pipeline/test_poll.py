@@ -18,6 +18,7 @@ from shared.lock import AccountLock
 from tests.support import corpus
 from tests.support.dovecot import DovecotServer
 from tests.support.pipeline import Pipeline
+from workers.housekeeping import run_housekeeping
 
 pytestmark = pytest.mark.integration
 
@@ -276,3 +277,17 @@ def test_an_oversized_message_is_dead_lettered_and_can_be_replayed(
     assert [e["data"]["subject"] for e in pipeline.events()][-1] == "Monthly report"
     with pipeline.database.session() as session:
         assert ledger.dead_letters(session, account.id) == []
+
+
+def test_housekeeping_deletes_what_fell_due_between_polls(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    dovecot.append(user, corpus.plain("delete in a day"))
+    account = pipeline.add_account(user, password, delete_read_messages=True, delete_after_days=1)
+    pipeline.poll(account)
+    assert run_housekeeping(pipeline.deps()) == 0
+    pipeline.clock.advance(days=1, minutes=1)
+
+    assert run_housekeeping(pipeline.deps()) == 1
+    assert dovecot.messages(user) == {}

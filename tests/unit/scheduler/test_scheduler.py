@@ -154,3 +154,23 @@ def test_a_tick_reads_only_due_entries(
     redis_client.execute_command = spy  # type: ignore[method-assign]
     assert scheduler.tick() == []
     assert not any(c.upper() in ("HGETALL", "ZRANGE") for c in commands)
+
+
+def test_housekeeping_is_enqueued_by_one_replica_per_period(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    runs: list[str] = []
+    schedulers = [
+        Scheduler(
+            database=database,
+            schedule=Schedule(redis_client),
+            enqueue=lambda _id: None,
+            default_interval=60,
+            housekeeping=lambda n=name: runs.append(n),
+        )  # fmt: skip
+        for name in ("one", "two")
+    ]
+    for _ in range(3):
+        for scheduler in schedulers:
+            scheduler.tick()
+    assert runs == ["one"]
