@@ -167,7 +167,7 @@ def test_housekeeping_is_enqueued_by_one_replica_per_period(
             enqueue=lambda _id: None,
             default_interval=60,
             housekeeping=lambda n=name: runs.append(n),
-        )  # fmt: skip
+        )
         for name in ("one", "two")
     ]
     for _ in range(3):
