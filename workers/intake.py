@@ -89,6 +89,7 @@ class Intake:
         last_uid: int,
         filters: Filters,
         known_hashes: set[str] | None = None,
+        rescan_before_uid: int | None = None,
     ) -> list[ReceivedMessage]:
         """Store, announce and record one chunk; returns its new ledger rows."""
         now = self.clock()
@@ -113,7 +114,11 @@ class Intake:
                         IgnoredMessage(account_id=self._id, uidl=item.uidl, reason=reason, at=now)
                     )
                 continue
-            if known_hashes is not None and hashlib.sha256(item.raw).hexdigest() in known_hashes:
+            if (
+                known_hashes
+                and (item.uid or 0) < (rescan_before_uid or 0)
+                and hashlib.sha256(item.raw).hexdigest() in known_hashes
+            ):
                 self.tally.repeated += 1  # announced under the folder's previous UIDVALIDITY
                 continue
             row, event = self._store(item, metadata, now)
@@ -128,6 +133,7 @@ class Intake:
             ledger.record_batch(
                 session, account_id=self._id, folder=folder, uidvalidity=uidvalidity,
                 last_uid=last_uid, fence=self.fence, received=rows, ignored=ignored, now=now,
+                rescan_before_uid=_still_rescanning(rescan_before_uid, last_uid),
             )  # fmt: skip
             self._record_dead_letters(session)
         self.tally.announced += len(rows)
@@ -189,6 +195,13 @@ class Intake:
 
     def __post_init__(self) -> None:
         self._pending_dead: list[tuple[MessageRef, str, datetime]] = []
+
+
+def _still_rescanning(rescan_before_uid: int | None, last_uid: int) -> int | None:
+    """Keep the rescan mark until the checkpoint has passed every UID it covers."""
+    if rescan_before_uid is None or last_uid >= rescan_before_uid - 1:
+        return None
+    return rescan_before_uid
 
 
 def _dead_letter_row(account_id: int, ref: MessageRef, error: str, now: datetime) -> DeadLetter:

@@ -117,14 +117,19 @@ def _take_imap(
     info = client.select(folder)
     with intake.database.session() as session:
         state = ledger.checkpoint(session, account.id, folder)
-        rescan = state is not None and state.uidvalidity != info.uidvalidity
-        known = ledger.announced_hashes(session, account.id, folder) if rescan else None
-    after = state.last_uid if state is not None and not rescan else 0
-    if rescan:
+    changed = state is not None and state.uidvalidity != info.uidvalidity
+    after = state.last_uid if state is not None and not changed else 0
+    rescan_before = state.rescan_before_uid if state is not None else None
+    if changed:
+        rescan_before = info.uidnext or 2**63 - 1
         log.warning(
             "%s: %s UIDVALIDITY changed (%s -> %s): rescanning, announced mail is not repeated",
             account.name, folder, state.uidvalidity if state else None, info.uidvalidity,
         )  # fmt: skip
+    known = None
+    if rescan_before is not None:
+        with intake.database.session() as session:
+            known = ledger.announced_hashes(session, account.id, folder, info.uidvalidity)
     limit = account.max_batch or DEFAULT_MAX_BATCH
     refs = client.list_new(folder, after, limit=limit + 1)
     intake.tally.more_waiting = len(refs) > limit
@@ -135,12 +140,16 @@ def _take_imap(
         intake.take(
             client.fetch(chunk), folder=folder, uidvalidity=info.uidvalidity,
             last_uid=max(r.uid or 0 for r in chunk), filters=filters, known_hashes=known,
+            rescan_before_uid=rescan_before,
         )  # fmt: skip
         if time.monotonic() > deadline and start + len(chunk) < len(refs):
             intake.tally.more_waiting = True
             return
-    if not refs and (state is None or rescan):
-        intake.take([], folder=folder, uidvalidity=info.uidvalidity, last_uid=0, filters=filters)
+    if not refs and (state is None or changed or rescan_before is not None):
+        # Nothing new: record the folder's UIDVALIDITY, and that any rescan is over.
+        intake.take(
+            [], folder=folder, uidvalidity=info.uidvalidity, last_uid=after, filters=filters
+        )
 
 
 def _replay_imap(account: Account, client: MailboxClient, intake: Intake) -> None:

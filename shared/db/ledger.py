@@ -44,11 +44,15 @@ def seen_uidls(session: Session, account_id: int) -> set[str]:
     return {uidl for uidl in uidls if uidl}
 
 
-def announced_hashes(session: Session, account_id: int, folder: str) -> set[str]:
-    """The SHA-256 of everything a folder announced: after a UIDVALIDITY change the same mail
-    comes back under new UIDs, and must not be announced again."""
+def announced_hashes(
+    session: Session, account_id: int, folder: str, uidvalidity: int | None
+) -> set[str]:
+    """The SHA-256 of what a folder announced under other UIDVALIDITYs: after a change the
+    same mail comes back under new UIDs, and must not be announced again."""
     query = select(ReceivedMessage.sha256).where(
-        ReceivedMessage.account_id == account_id, ReceivedMessage.folder == folder
+        ReceivedMessage.account_id == account_id,
+        ReceivedMessage.folder == folder,
+        ReceivedMessage.uidvalidity != uidvalidity,
     )
     return set(session.exec(query))
 
@@ -105,6 +109,7 @@ def record_batch(
     uidvalidity: int | None,
     last_uid: int,
     fence: int,
+    rescan_before_uid: int | None = None,
     received: Sequence[ReceivedMessage],
     ignored: Iterable[IgnoredMessage] = (),
     now: datetime,
@@ -113,7 +118,7 @@ def record_batch(
 
     Rows that are there already (a batch repeated after a crash) are kept as they were.
     """
-    _advance(session, account_id, folder, uidvalidity, last_uid, fence, now)
+    _advance(session, account_id, folder, uidvalidity, last_uid, fence, rescan_before_uid, now)
     for row in received:
         if not _ledger_has(session, row):
             session.add(row)
@@ -129,6 +134,7 @@ def _advance(
     uidvalidity: int | None,
     last_uid: int,
     fence: int,
+    rescan_before_uid: int | None,
     now: datetime,
 ) -> None:
     result = session.execute(
@@ -138,7 +144,13 @@ def _advance(
             col(FolderState.folder) == folder,
             col(FolderState.fence) <= fence,
         )
-        .values(uidvalidity=uidvalidity, last_uid=last_uid, fence=fence, updated_at=now)
+        .values(
+            uidvalidity=uidvalidity,
+            last_uid=last_uid,
+            fence=fence,
+            rescan_before_uid=rescan_before_uid,
+            updated_at=now,
+        )
     )
     if result.rowcount:  # type: ignore[attr-defined]
         return
@@ -146,7 +158,7 @@ def _advance(
         raise LockLostError(f"folder {folder!r} was checkpointed by a newer lock holder")
     state = FolderState(
         account_id=account_id, folder=folder, uidvalidity=uidvalidity, last_uid=last_uid,
-        fence=fence, updated_at=now,
+        fence=fence, rescan_before_uid=rescan_before_uid, updated_at=now,
     )  # fmt: skip
     session.add(state)
 

@@ -107,6 +107,9 @@ class FolderState(SQLModel, table=True):
     uidvalidity: int | None = Field(default=None, sa_type=sa.BigInteger)
     last_uid: int = Field(default=0, sa_type=sa.BigInteger)
     fence: int = Field(default=0, sa_type=sa.BigInteger)
+    # After a UIDVALIDITY change, UIDs below this may name mail announced under the old one:
+    # those are compared by content until the rescan has passed them.
+    rescan_before_uid: int | None = Field(default=None, sa_type=sa.BigInteger)
     updated_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 

@@ -291,3 +291,27 @@ def test_housekeeping_deletes_what_fell_due_between_polls(
 
     assert run_housekeeping(pipeline.deps()) == 1
     assert dovecot.messages(user) == {}
+
+
+def test_a_rescan_spread_over_several_batches_repeats_nothing(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    for n in range(5):
+        dovecot.append(user, corpus.plain(f"old {n}"))
+    account = pipeline.add_account(user, password, max_batch=2)
+    while pipeline.poll(account).tally.more_waiting:
+        pass
+    dovecot.reset_uidvalidity(user)
+    dovecot.append(user, corpus.plain("new"))
+
+    announced = []
+    while True:
+        result = pipeline.poll(account)
+        announced.append(result.tally.announced)
+        if not result.tally.more_waiting:
+            break
+
+    assert sum(announced) == 1
+    assert [e["data"]["subject"] for e in pipeline.events()][-1] == "new"
+    assert len(pipeline.events()) == 6
