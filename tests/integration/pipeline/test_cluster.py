@@ -192,3 +192,21 @@ def test_polling_resumes_after_redis_and_dovecot_restart(
 
     wait_until(lambda: len(event_uids(cluster.events, user)) == 3, 10, "three events")
     assert json.dumps(cluster.events).count('"after dovecot"') == 1
+
+
+def test_sigterm_lets_the_batch_in_flight_finish(cluster: Cluster, dovecot: DovecotServer) -> None:
+    user = dovecot.new_user()
+    total = 300
+    for n in range(total):
+        dovecot.append(user, corpus.plain(f"term {n}", body="y" * 2000 + "\r\n"))
+    cluster.add_account(dovecot, user, "secret", max_batch=1000, properties="fetch_chunk=10")
+    cluster.start("scheduler", "--tick", "0.2")
+    worker = cluster.start("worker", "--threads", "1")
+    wait_until(lambda: len(cluster.events) >= 20, 60, "the first events")
+
+    assert worker.stop(timeout=30) == 0, worker.log()
+
+    assert "poll ended" in worker.log()
+    assert cluster.ledger_count(user) == total  # the batch in flight finished before the exit
+    wait_until(lambda: len(event_uids(cluster.events, user)) == total, 10, "every event")
+    assert set(event_uids(cluster.events, user).values()) == {1}
