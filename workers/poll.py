@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import redis
@@ -130,21 +130,14 @@ def _take_imap(
     if rescan_before is not None:
         with intake.database.session() as session:
             known = ledger.announced_hashes(session, account.id, folder, info.uidvalidity)
-    limit = account.max_batch or DEFAULT_MAX_BATCH
-    refs = client.list_new(folder, after, limit=limit + 1)
-    intake.tally.more_waiting = len(refs) > limit
-    refs = refs[:limit]
+    refs = _batch(account, intake, client.list_new(folder, after, limit=_limit(account) + 1))
     filters = Filters.of(account, intake.clock())
-    for start in range(0, len(refs), properties.fetch_chunk):
-        chunk = refs[start : start + properties.fetch_chunk]
+    for chunk in _chunks(refs, properties, deadline, intake):
         intake.take(
             client.fetch(chunk), folder=folder, uidvalidity=info.uidvalidity,
             last_uid=max(r.uid or 0 for r in chunk), filters=filters, known_hashes=known,
             rescan_before_uid=rescan_before,
         )  # fmt: skip
-        if time.monotonic() > deadline and start + len(chunk) < len(refs):
-            intake.tally.more_waiting = True
-            return
     if not refs and (state is None or changed or rescan_before is not None):
         # Nothing new: record the folder's UIDVALIDITY, and that any rescan is over.
         intake.take(
@@ -184,18 +177,32 @@ def _take_pop3(
     assert account.id is not None
     with intake.database.session() as session:
         seen = ledger.seen_uidls(session, account.id)
-    refs = [ref for ref in client.list_new(INBOX) if ref.uidl not in seen]
-    limit = account.max_batch or DEFAULT_MAX_BATCH
-    intake.tally.more_waiting = len(refs) > limit
-    refs = refs[:limit]
+    refs = _batch(account, intake, [r for r in client.list_new(INBOX) if r.uidl not in seen])
     filters = Filters.of(account, intake.clock())
-    for start in range(0, len(refs), properties.fetch_chunk):
-        chunk = refs[start : start + properties.fetch_chunk]
+    for chunk in _chunks(refs, properties, deadline, intake):
         intake.take(
             client.fetch(chunk), folder=INBOX, uidvalidity=None, last_uid=0, filters=filters
         )
-        if time.monotonic() > deadline and start + len(chunk) < len(refs):
-            intake.tally.more_waiting = True
-            break
     with intake.database.session() as session:
         ledger.forget_replayed_uidls(session, account.id)
+
+
+def _limit(account: Account) -> int:
+    return account.max_batch or DEFAULT_MAX_BATCH
+
+
+def _batch(account: Account, intake: Intake, refs: list[MessageRef]) -> list[MessageRef]:
+    """At most `max_batch` refs; notes whether more are waiting for an immediate next poll."""
+    intake.tally.more_waiting = len(refs) > _limit(account)
+    return refs[: _limit(account)]
+
+
+def _chunks(
+    refs: list[MessageRef], properties: Properties, deadline: float, intake: Intake
+) -> Iterator[list[MessageRef]]:
+    """The batch in fetch-sized chunks, stopping when the poll's time budget is spent."""
+    for start in range(0, len(refs), properties.fetch_chunk):
+        yield refs[start : start + properties.fetch_chunk]
+        if time.monotonic() > deadline and start + properties.fetch_chunk < len(refs):
+            intake.tally.more_waiting = True
+            return

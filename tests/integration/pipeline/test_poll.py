@@ -315,3 +315,18 @@ def test_a_rescan_spread_over_several_batches_repeats_nothing(
     assert sum(announced) == 1
     assert [e["data"]["subject"] for e in pipeline.events()][-1] == "new"
     assert len(pipeline.events()) == 6
+
+
+def test_a_poll_that_spends_its_time_budget_hands_over_to_an_immediate_next_poll(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    for n in range(3):
+        dovecot.append(user, corpus.plain(f"budget {n}"))
+    properties = "poll_budget_seconds=0.001\nfetch_chunk=1"
+    account = pipeline.add_account(user, password, properties=properties)
+
+    result = pipeline.poll(account)
+
+    assert (result.tally.announced, result.tally.more_waiting) == (1, True)
+    assert pipeline.enqueued == [account.id]
