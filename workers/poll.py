@@ -28,6 +28,7 @@ from workers.intake import Filters, Intake, Tally
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_BATCH = 100
+CHUNK_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -200,9 +201,19 @@ def _batch(account: Account, intake: Intake, refs: list[MessageRef]) -> list[Mes
 def _chunks(
     refs: list[MessageRef], properties: Properties, deadline: float, intake: Intake
 ) -> Iterator[list[MessageRef]]:
-    """The batch in fetch-sized chunks, stopping when the poll's time budget is spent."""
-    for start in range(0, len(refs), properties.fetch_chunk):
-        yield refs[start : start + properties.fetch_chunk]
-        if time.monotonic() > deadline and start + properties.fetch_chunk < len(refs):
-            intake.tally.more_waiting = True
-            return
+    """The batch in chunks of at most `fetch_chunk` messages and CHUNK_BYTES (one message may be
+    larger, up to `max_message_mb`): what one worker thread holds in memory at once. Stops when
+    the poll's time budget is spent."""
+    chunk: list[MessageRef] = []
+    size = 0
+    for ref in refs:
+        if chunk and (len(chunk) >= properties.fetch_chunk or size + (ref.size or 0) > CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+            if time.monotonic() > deadline:
+                intake.tally.more_waiting = True
+                return
+        chunk.append(ref)
+        size += ref.size or 0
+    if chunk:
+        yield chunk
