@@ -12,6 +12,7 @@ import click
 from mailpoll.app import App
 from mailpoll.cli import output
 from mailpoll.cli.account_options import account_options, given_values
+from mailpoll.cli.configtest import test_command
 from mailpoll.cli.views import account_view, history_lines
 from shared.accounts import audit
 from shared.accounts.service import Outcome
@@ -208,3 +209,6 @@ def _report(outcome: Outcome) -> None:
     for message in outcome.notes:
         output.note(message)
     click.echo(f"{outcome.action}: {outcome.account.name}")
+
+
+group.add_command(test_command)

@@ -38,7 +38,8 @@ def cli(ctx: click.Context) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per command is enough
+    for chatty in ("alembic", "imapclient"):  # their INFO lines say nothing a user needs
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
     ctx.obj = App(settings)
 
 

@@ -37,7 +37,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Any, Literal, Protocol, Self
 
 from shared.errors import MailpollError, MessageError
 from shared.properties import Properties
@@ -202,3 +202,7 @@ class MailboxClient(Protocol):
     def delete(self, refs: Sequence[MessageRef]) -> None: ...
 
     def close(self) -> None: ...
+
+    def peer_certificate(self) -> dict[str, Any] | None:
+        """The server's certificate when the session runs over TLS (for Test Configuration)."""
+        ...

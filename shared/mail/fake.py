@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.errors import ConfigError, FolderError, MailpollError
 from shared.mail.client import (
@@ -166,6 +167,9 @@ class FakeMailbox(Closing):
             return
         for box, uid in found:
             del box.messages[uid]
+
+    def peer_certificate(self) -> dict[str, Any] | None:
+        return None
 
     def close(self) -> None:
         if not self.closed:

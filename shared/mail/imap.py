@@ -257,6 +257,11 @@ class ImapMailbox(Closing):
                 return
             self._client.expunge()
 
+    def peer_certificate(self) -> dict[str, Any] | None:
+        sock = getattr(getattr(self._client, "_imap", None), "sock", None)
+        getpeercert = getattr(sock, "getpeercert", None)
+        return getpeercert() if getpeercert else None
+
     def close(self) -> None:
         client, self._client = self._client, None
         if client is None:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import poplib
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from shared.errors import (
     AuthenticationError,
@@ -180,6 +181,10 @@ class Pop3Mailbox(Closing):
             if ref.uidl in index:
                 with self._errors("DELE"):
                     self._session().dele(index[ref.uidl][0])
+
+    def peer_certificate(self) -> dict[str, Any] | None:
+        getpeercert = getattr(getattr(self._pop, "sock", None), "getpeercert", None)
+        return getpeercert() if getpeercert else None
 
     def close(self) -> None:
         """QUIT, which commits deletions; raises if it fails so the caller knows they did not."""

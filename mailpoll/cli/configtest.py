@@ -1,0 +1,83 @@
+"""`mailpoll accounts test`: the seed's Test Configuration button."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from mailpoll.app import App
+from mailpoll.cli import output
+from shared.accounts import form
+from shared.clock import utcnow
+from shared.db.models import Account
+from shared.errors import ConfigError
+from shared.keystore import default_keystore
+from workers.configtest import run_config_test
+
+
+@click.command("test")
+@click.argument("name", required=False)
+@click.option(
+    "--file", "file", type=click.File("r", encoding="utf-8"),
+    help="test the account in this JSON file (as exported) instead of a saved one",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
+@click.pass_obj
+def test_command(app: App, name: str | None, file: Any, as_json: bool) -> None:
+    """Try an account step by step: resolve, connect, TLS, login, then the folder (inbound)
+    or a test mail to test_to (outbound). Saves nothing; exit code 0 only if every step passed.
+    """
+    if (name is None) == (file is None):
+        raise click.UsageError("give an account NAME or --file ACCOUNT.json")
+    if name is not None:
+        with app.accounts() as service:
+            account = service.get(name)
+            password = service.password_of(account)
+    else:
+        account, password = _from_file(app, file)
+    with app.system_settings() as store:
+        sender = store.get("system_email_address")
+    steps = run_config_test(
+        account, password=password, clock=utcnow, sender=sender,
+        keystore=default_keystore(app.settings.effective_keystore_dir),
+    )  # fmt: skip
+    passed = all(step.ok for step in steps)
+    if as_json:
+        output.emit_json(
+            {"account": account.name, "passed": passed, "steps": [s.__dict__ for s in steps]}
+        )
+    else:
+        for step in steps:
+            verdict = "ok" if step.ok else "FAILED"
+            click.echo(f"{step.name:<15} {verdict:<6} {step.seconds * 1000:7.0f} ms  {step.detail}")
+            if step.hint:
+                click.echo(f"{'':<15} hint: {step.hint}")
+        click.echo("all steps passed" if passed else "the test failed", err=True)
+    if not passed:
+        raise click.exceptions.Exit(1)
+
+
+def _from_file(app: App, file: Any) -> tuple[Account, str | None]:
+    try:
+        document = json.load(file)
+    except json.JSONDecodeError as error:
+        raise ConfigError(file.name, f"not valid JSON: {error}") from None
+    if isinstance(document, dict) and isinstance(document.get("accounts"), list):
+        if len(document["accounts"]) != 1:
+            raise ConfigError(file.name, "holds several accounts: give a file with one")
+        document = document["accounts"][0]
+    if not isinstance(document, dict):
+        raise ConfigError(file.name, "expected a JSON object with the account's fields")
+    token = document.pop("password_encrypted", None)
+    password = document.pop("password", None)
+    if token is not None:
+        password = app.secrets.decrypt(str(token), what="password_encrypted")
+    draft = form.build(None, {"name": "file", **document})
+    now = utcnow()
+    account = Account(
+        **draft.values, created_by=app.actor, created_at=now, modified_by=app.actor,
+        modified_at=now,
+    )  # fmt: skip
+    return account, password

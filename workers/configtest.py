@@ -1,0 +1,190 @@
+"""Test Configuration for one account's values, saved or not: the steps and what they found."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import cast
+
+from shared.clock import Clock
+from shared.db.models import Account
+from shared.errors import FolderError, MailpollError, TLSError
+from shared.keystore import Keystore, resolve_credentials
+from shared.mail import smtp
+from shared.mail.client import INBOX, Credentials, Encryption, Endpoint, MailboxClient
+from shared.mail.connect import open_mailbox
+from shared.mail.probe import Probe, Step, StepFailed, describe_certificate
+from shared.properties import Properties
+from workers.intake import Filters
+
+DEFAULT_MAX_BATCH = 100
+
+
+def run_config_test(
+    account: Account,
+    *,
+    password: str | None,
+    keystore: Keystore,
+    clock: Clock,
+    sender: str | None = None,
+) -> list[Step]:
+    """Run every step until one fails; nothing is saved and nothing is changed on the server."""
+    endpoint = Endpoint(
+        account.host,
+        account.port,
+        cast(Encryption, account.encryption),
+        Properties.of(account.properties, account.type),
+    )
+    outbound = account.type == "outbound"
+    probe = Probe(endpoint, "smtp" if outbound else (account.protocol or "imap"))
+    try:
+        probe.run("resolve", probe.resolve)
+        probe.run("connect", probe.connect)
+        if endpoint.encryption == "ssl":
+            probe.run("tls", probe.handshake)
+        credentials = _credentials(account, password, keystore, probe)
+        if outbound:
+            _send_test(account, endpoint, credentials, probe, sender)
+        else:
+            _inbound(account, endpoint, credentials, probe, clock)
+    except StepFailed:
+        pass
+    return probe.steps
+
+
+def _credentials(
+    account: Account, password: str | None, keystore: Keystore, probe: Probe
+) -> Credentials | None:
+    if account.auth_type == "none":
+        return None
+    found: list[Credentials] = []
+
+    def resolve() -> str:
+        found.append(
+            resolve_credentials(
+                account.auth_type,
+                account.login,
+                password,
+                account.username_key,
+                account.password_key,
+                keystore,
+            )
+        )
+        return f"login {found[0].login} ({account.auth_type})"
+
+    probe.run("credentials", resolve)
+    return found[0]
+
+
+def _session_steps(
+    probe: Probe,
+    endpoint: Endpoint,
+    action: Callable[[], str],
+    after_login: str,
+    certificate: Callable[[], str] = lambda: "STARTTLS accepted",
+) -> None:
+    """TLS (for starttls) and login happen in one session: report them as two steps."""
+    started = time.monotonic()
+    try:
+        detail = action()
+    except MailpollError as error:
+        seconds = time.monotonic() - started
+        tls_failed = isinstance(error, TLSError)
+        if endpoint.encryption == "starttls":
+            tls_detail = str(error) if tls_failed else "STARTTLS accepted"
+            probe.steps.append(
+                Step(
+                    "tls",
+                    not tls_failed,
+                    seconds,
+                    tls_detail,
+                    probe.hint(error) if tls_failed else None,
+                )
+            )
+        if not tls_failed or endpoint.encryption != "starttls":
+            probe.steps.append(Step(after_login, False, seconds, str(error), probe.hint(error)))
+        raise StepFailed(probe.steps[-1]) from None
+    seconds = time.monotonic() - started
+    if endpoint.encryption == "starttls":
+        probe.steps.append(Step("tls", True, seconds, certificate()))
+    probe.steps.append(Step(after_login, True, seconds, detail))
+
+
+def _inbound(
+    account: Account,
+    endpoint: Endpoint,
+    credentials: Credentials | None,
+    probe: Probe,
+    clock: Clock,
+) -> None:
+    assert credentials is not None
+    opened: list[MailboxClient] = []
+
+    def login() -> str:
+        client = open_mailbox(
+            account.protocol or "imap", endpoint, credentials, debug=account.debug,
+            account=account.name,
+        )  # fmt: skip
+        opened.append(client)
+        return f"logged in as {credentials.login}"
+
+    def certificate() -> str:
+        return "STARTTLS, " + describe_certificate(opened[0].peer_certificate())
+
+    _session_steps(probe, endpoint, login, "login", certificate)
+    with opened[0] as client:
+        folder = account.folder or INBOX
+
+        def select() -> str:
+            try:
+                info = client.select(folder)
+            except FolderError as error:
+                known = ", ".join(client.folders())
+                raise FolderError(f"{error} (the server has: {known})") from None
+            validity = "" if info.uidvalidity is None else f", UIDVALIDITY {info.uidvalidity}"
+            return f"{folder}: {info.exists} message(s){validity}"
+
+        probe.run("folder", select)
+        probe.run("filters", lambda: _would_take(account, client, folder, clock))
+
+
+def _would_take(account: Account, client: MailboxClient, folder: str, clock: Clock) -> str:
+    refs = client.list_new(folder, 0)
+    filters = Filters.of(account, clock())
+    passing = sum(1 for ref in refs if filters.reason_to_skip(ref.internal_date) is None)
+    batch = account.max_batch or DEFAULT_MAX_BATCH
+    note = " (POP3: by the Date header, read at fetch)" if account.protocol == "pop3" else ""
+    return (
+        f"{passing} of {len(refs)} message(s) pass the date filters{note}; "
+        f"one poll takes up to {batch}"
+    )
+
+
+def _send_test(
+    account: Account,
+    endpoint: Endpoint,
+    credentials: Credentials | None,
+    probe: Probe,
+    sender: str | None,
+) -> None:
+    recipient = account.test_to
+    if not recipient:
+        probe.steps.append(
+            Step("send", False, 0.0, "test_to is not set", "set --test-to ADDRESS on the account")
+        )
+        raise StepFailed(probe.steps[-1])
+    mail = smtp.OutgoingMail(
+        sender=sender or account.login or recipient,
+        to=[recipient],
+        subject=f"mailpoll configuration test of {account.name}",
+        body="This message was sent by `mailpoll accounts test`: the outbound account works.\r\n",
+    )
+
+    def send() -> str:
+        result = smtp.send(
+            endpoint, credentials, smtp.build_message(mail), helo=None, debug=account.debug,
+            account=account.name,
+        )  # fmt: skip
+        return f"test mail {result.message_id} accepted for {recipient}"
+
+    _session_steps(probe, endpoint, send, "send" if credentials is None else "login and send")
