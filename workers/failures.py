@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from workers.poll import PollDeps
 
 log = logging.getLogger(__name__)
+REPORT_AFTER_FAILURES = 3  # authentication failures are reported at once
 BASE_BACKOFF = 5.0
 MAX_BACKOFF = 3600.0
 PERMANENT_BACKOFF = 900.0
@@ -54,6 +55,21 @@ def record_failure(account: Account, error: MailpollError, deps: PollDeps) -> No
         status.failing_since = status.failing_since or now
         delay = backoff_seconds(error, status.consecutive_failures)
         status.backoff_until = now + timedelta(seconds=delay)
+        due = (
+            status.consecutive_failures >= REPORT_AFTER_FAILURES
+            or kind_of(error) == "authentication"
+        )
+        if due and status.error_reported_at is None:
+            status.error_reported_at = now
+            _tell(
+                deps,
+                f"mailpoll: account {account.name} is failing",
+                f"Polling {account.name} ({account.host}) failed {status.consecutive_failures} "
+                f"time(s) in a row since {status.failing_since:%Y-%m-%d %H:%M:%S} UTC.\n\n"
+                f"Last error ({kind_of(error)}): {error}\n\n"
+                f"mailpoll retries with backoff and will say when it works again.\n"
+                f"Try: mailpoll accounts test {account.name}\n",
+            )
     log.warning(
         "%s: poll failed (%s, %d in a row), next try in %.0fs: %s",
         account.name, kind_of(error), status.consecutive_failures, delay, error,
@@ -75,8 +91,24 @@ def record_success(account: Account, tally: Tally, deps: PollDeps) -> None:
                 account.name,
                 status.consecutive_failures,
             )
+        if status.error_reported_at is not None:
+            status.error_reported_at = None
+            _tell(
+                deps,
+                f"mailpoll: account {account.name} works again",
+                f"Polling {account.name} ({account.host}) works again after "
+                f"{status.consecutive_failures} failure(s).\n",
+            )
         status.last_poll_at = status.last_success_at = now
         status.consecutive_failures = 0
         status.failing_since = status.backoff_until = None
         status.last_error = status.last_error_kind = None
         status.messages_waiting = 1 if tally.more_waiting else 0
+
+
+def _tell(deps: PollDeps, subject: str, body: str) -> None:
+    """Report to the error-reporting address; a report that cannot go out is only logged."""
+    try:
+        deps.notify(subject, body)
+    except MailpollError as error:
+        log.warning("cannot send the report %r: %s", subject, error)

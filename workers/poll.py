@@ -44,6 +44,8 @@ class PollDeps:
     enqueue_next: Callable[[int], None]
     postpone: Callable[[int, float], None]
     lock_ttl: float = 60.0
+    # Tells the error-reporting address (subject, body); see workers.failures.
+    notify: Callable[[str, str], None] = lambda subject, body: None
 
 
 @dataclass

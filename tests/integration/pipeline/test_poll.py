@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from tests.support import corpus
 from tests.support.dovecot import DovecotServer
 from tests.support.pipeline import Pipeline
 from workers.housekeeping import run_housekeeping
+from workers.poll import poll_account
 
 pytestmark = pytest.mark.integration
 
@@ -330,3 +332,40 @@ def test_a_poll_that_spends_its_time_budget_hands_over_to_an_immediate_next_poll
 
     assert (result.tally.announced, result.tally.more_waiting) == (1, True)
     assert pipeline.enqueued == [account.id]
+
+
+def test_a_failing_account_is_reported_once_per_episode_and_its_recovery_too(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    account = pipeline.add_account(user, password, port=1)  # nothing listens there
+    reports: list[str] = []
+    deps = dataclasses.replace(
+        pipeline.deps(), notify=lambda subject, _body: reports.append(subject)
+    )
+    assert account.id is not None
+
+    for _ in range(5):
+        poll_account(account.id, deps)
+    pipeline.update_account(account.name, port=dovecot.imap_port)
+    poll_account(account.id, deps)
+    poll_account(account.id, deps)
+
+    assert reports == [
+        f"mailpoll: account {account.name} is failing",
+        f"mailpoll: account {account.name} works again",
+    ]
+
+
+def test_an_authentication_failure_is_reported_at_once(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, _ = mailbox_user
+    account = pipeline.add_account(user, "wrong")
+    reports: list[str] = []
+    deps = dataclasses.replace(pipeline.deps(), notify=lambda _s, body: reports.append(body))
+    assert account.id is not None
+    poll_account(account.id, deps)
+    assert len(reports) == 1
+    assert "authentication" in reports[0]
+    assert "wrong" not in reports[0].replace("wrong password", "")
