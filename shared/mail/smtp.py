@@ -225,7 +225,9 @@ def send(
     debug: bool = False,
     account: str,
 ) -> SendResult:
-    """Send `message` to its To and Cc recipients; log in only when credentials are given.
+    """Send `message` to its To and Cc recipients (a missing Message-ID is added first).
+
+    Logs in only when credentials are given (auth `none`: a relay).
 
     `starttls` is refused with `TLSError` before anything else is sent when the server does
     not offer it. Some refused recipients come back in the result; all refused is an error.
