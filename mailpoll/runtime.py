@@ -10,11 +10,13 @@ from typing import Any
 
 import dramatiq
 from kombu.utils.url import maybe_sanitize_url as make_url_safe
+from sqlmodel import Session
 
 from mailpoll.app import App
 from scheduler.loop import Scheduler
 from shared import eventbus, events, jobs
 from shared.clock import utcnow
+from shared.errors import ConfigError
 from shared.keystore import default_keystore
 from shared.schedule import Schedule
 from shared.settings import Settings
@@ -22,6 +24,7 @@ from shared.store import MessageStore
 from workers import actors, broker
 from workers.mailbox import opener
 from workers.poll import PollDeps
+from workers.send import SendDeps, SendRequest, outbound_account
 
 log = logging.getLogger(__name__)
 Published = Callable[[str, dict[str, Any]], None]  # (routing key, event)
@@ -47,7 +50,7 @@ class Runtime:
         dramatiq.set_broker(self.backend.broker)
         self.schedule = Schedule(self.backend.redis)
         self._on_published = on_published
-        actors.register(self.backend.broker, self.poll_deps)
+        actors.register(self.backend.broker, self.poll_deps, self.send_deps)
 
     @cached_property
     def events_url(self) -> str | eventbus.EventsURL:
@@ -83,7 +86,31 @@ class Runtime:
             enqueue_next=self.enqueue_poll,
             postpone=self.schedule.postpone,
             lock_ttl=self.app.settings.lock_ttl_seconds,
+            notify=self.report,
         )
+
+    @cached_property
+    def send_deps(self) -> SendDeps:
+        return SendDeps(
+            database=self.app.database,
+            settings=self.app.settings,
+            secrets=lambda: self.app.secrets,
+            keystore=default_keystore(self.app.settings.effective_keystore_dir),
+            publish=self._publish,
+            clock=utcnow,
+        )
+
+    def report(self, subject: str, body: str) -> None:
+        """Mail the error-reporting address through the outbound account, or log instead."""
+        with self.app.system_settings() as store:
+            address = store.get("error_reporting_email_address")
+        with self.app.database.session() as session:
+            has_outbound = _has_outbound(session)
+        if not address or not has_outbound:
+            log.warning("%s (no error-reporting address or outbound account: logged only)", subject)
+            return
+        request = SendRequest(to=[address], subject=subject, body=body)
+        jobs.enqueue_send(self.backend.broker, request.payload())
 
     def enqueue_poll(self, account_id: int) -> None:
         jobs.enqueue_poll(self.backend.broker, account_id)
@@ -110,3 +137,11 @@ class Runtime:
         if "publisher" in self.__dict__:
             self.publisher.close()
         self.backend.broker.close()
+
+
+def _has_outbound(session: Session) -> bool:
+    try:
+        outbound_account(session)
+    except ConfigError:
+        return False
+    return True

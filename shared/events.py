@@ -82,5 +82,44 @@ def build_received_event(
 
 
 def routing_key(event: Mapping[str, Any]) -> str:
-    """`message.received.<account name>`, the key consumers bind with `message.received.#`."""
-    return f"message.received.{event['data']['account']}"
+    """`message.<received|sent|failed>.<account name>`: consumers bind `message.received.#`."""
+    kind = str(event["type"]).removeprefix("mailpoll.")
+    return f"{kind}.{event['data']['account']}"
+
+
+def build_outbound_event(
+    *,
+    outcome: Literal["sent", "failed"],
+    account: str,
+    message_id: str,
+    sender: str,
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    refused: Mapping[str, tuple[int, str]] | None = None,
+    error: str | None = None,
+    permanent: bool | None = None,
+    time: datetime | None = None,
+) -> dict[str, Any]:
+    """`mailpoll.message.sent` or `mailpoll.message.failed`, on the same exchange as received.
+
+    The id is stable per Message-ID and outcome, so a send retried after a crash repeats it.
+    """
+    data: dict[str, Any] = {
+        "account": account, "message_id": message_id, "from": sender, "to": to, "cc": cc,
+        "subject": subject,
+    }  # fmt: skip
+    if outcome == "sent":
+        data["refused"] = {address: list(answer) for address, answer in (refused or {}).items()}
+    else:
+        data.update(error=error, permanent=permanent)
+    return {
+        "specversion": "1.0",
+        "type": f"mailpoll.message.{outcome}",
+        "source": f"mailpoll/accounts/{account}",
+        "id": str(uuid.uuid5(EVENT_NAMESPACE, json.dumps([outcome, account, message_id]))),
+        "time": _utc(time or datetime.now(UTC)),
+        "subject": subject,
+        "datacontenttype": "application/json",
+        "data": data,
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dramatiq
 
 from shared import keys
@@ -16,8 +18,14 @@ def enqueue_housekeeping(broker: dramatiq.Broker) -> None:
     _enqueue(broker, keys.HOUSEKEEPING_QUEUE, keys.HOUSEKEEPING_ACTOR, ())
 
 
-def _enqueue(broker: dramatiq.Broker, queue: str, actor: str, args: tuple[int, ...]) -> None:
+def enqueue_send(broker: dramatiq.Broker, payload: dict[str, Any]) -> str:
+    """Queue a mail for the send actor; returns the job's id."""
+    return _enqueue(broker, keys.SEND_QUEUE, keys.SEND_ACTOR, (payload,))
+
+
+def _enqueue(broker: dramatiq.Broker, queue: str, actor: str, args: tuple[Any, ...]) -> str:
     message: dramatiq.Message[None] = dramatiq.Message(
         queue_name=queue, actor_name=actor, args=args, kwargs={}, options={}
     )
     broker.enqueue(message)
+    return str(message.message_id)

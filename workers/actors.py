@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import dramatiq
+from dramatiq.middleware import CurrentMessage
 
 from shared import keys
+from shared.errors import PermanentError, TransientError
 from workers.housekeeping import run_housekeeping
 from workers.poll import PollDeps, poll_account
+from workers.send import SendDeps, SendRequest, announce_gave_up, send_mail
+
+log = logging.getLogger(__name__)
+MAX_SEND_RETRIES = 5
 
 # A poll ends within its time budget (`poll_budget_seconds`); this only cuts a stuck one.
 POLL_TIME_LIMIT_MS = 60 * 60 * 1000
 
 
-def register(broker: dramatiq.Broker, deps: PollDeps) -> None:
+def register(broker: dramatiq.Broker, deps: PollDeps, send_deps: SendDeps) -> None:
     """Declare the actors on `broker`. Polls are not retried by Dramatiq: a failed poll is
     recorded with its backoff and the scheduler tries again, so failures never storm."""
 
@@ -37,3 +46,28 @@ def register(broker: dramatiq.Broker, deps: PollDeps) -> None:
         max_retries=0,
         time_limit=POLL_TIME_LIMIT_MS,
     )(housekeeping)
+
+    def send(payload: dict[str, Any]) -> None:
+        request = SendRequest(**payload)
+        try:
+            send_mail(request, send_deps)
+        except PermanentError as error:  # 5xx, bad configuration: retrying will not help
+            log.error("send to %s refused for good: %s", ", ".join(request.to), error)
+        except TransientError as error:
+            current = CurrentMessage.get_current_message()
+            retries = current.options.get("retries", 0) if current else MAX_SEND_RETRIES
+            if retries >= MAX_SEND_RETRIES:
+                log.error("send to %s given up: %s", ", ".join(request.to), error)
+                announce_gave_up(send_deps, request, error)
+                return
+            raise  # Dramatiq retries with exponential backoff
+
+    dramatiq.actor(
+        broker=broker,
+        actor_name=keys.SEND_ACTOR,
+        queue_name=keys.SEND_QUEUE,
+        max_retries=MAX_SEND_RETRIES,
+        min_backoff=5_000,
+        max_backoff=300_000,
+        time_limit=5 * 60 * 1000,
+    )(send)

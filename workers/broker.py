@@ -13,6 +13,7 @@ import fakeredis
 import redis
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import CurrentMessage
 
 from shared.errors import ConfigError
 from shared.settings import Settings
@@ -28,6 +29,13 @@ class Backend:
 
 
 def connect(settings: Settings, *, allow_embedded: bool) -> Backend:
+    """The backend, with CurrentMessage so an actor knows how often it was retried."""
+    backend = _connect(settings, allow_embedded=allow_embedded)
+    backend.broker.add_middleware(CurrentMessage())
+    return backend
+
+
+def _connect(settings: Settings, *, allow_embedded: bool) -> Backend:
     """Build the backend; without MAILPOLL_REDIS_URL only `mailpoll run` may embed one."""
     if settings.redis_url is None:
         if not allow_embedded:

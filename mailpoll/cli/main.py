@@ -9,7 +9,16 @@ import click
 from pydantic import ValidationError
 
 from mailpoll.app import App
-from mailpoll.cli import accounts, admin, deadletters, events, pipeline, status, system
+from mailpoll.cli import (
+    accounts,
+    admin,
+    deadletters,
+    events,
+    pipeline,
+    send,
+    status,
+    system,
+)
 from mailpoll.cli.output import fail
 from shared.errors import ConfigError, MailpollError, NotFoundError
 from shared.settings import Settings
@@ -54,6 +63,8 @@ cli.add_command(pipeline.poll_command)
 cli.add_command(status.status_command)
 cli.add_command(events.group)
 cli.add_command(deadletters.group)
+cli.add_command(send.send_command)
+cli.add_command(send.feedback_command)
 
 
 def main(argv: list[str] | None = None) -> int:
