@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from mailpoll.app import App
 from mailpoll.cli.main import main
+from mailpoll.runtime import Runtime
 from shared.accounts.service import AccountService
 from shared.db.database import Database
 from shared.errors import ConfigError, TransientError
@@ -19,8 +21,10 @@ from shared.mail.smtp import DeliveryRefused
 from shared.secrets import SecretBox, new_key
 from shared.settings import Settings
 from shared.system_settings import SystemSettings
+from tests.support.processes import wait_until
 from tests.support.smtp_server import SmtpServer
 from workers.configtest import run_config_test
+from workers.poll import poll_account
 from workers.send import SendDeps, SendRequest, send_mail
 
 pytestmark = pytest.mark.integration
@@ -180,3 +184,36 @@ def test_mailpoll_send_waits_for_the_answer_and_exits_by_it(
     server.rcpt_answers["bob@example.com"] = "550 5.1.1 no such user"
     assert main(argv) == 1
     assert "no such user" in capsys.readouterr().err
+
+
+def test_a_failing_account_is_reported_by_mail_through_the_outbound_account(
+    outbound: Outbound,
+    server: SmtpServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("REDIS_URL", "EVENTS_URL", "BROKER_URL"):
+        monkeypatch.delenv(f"MAILPOLL_{name}", raising=False)
+    settings = Settings(
+        database_url=outbound.database.url, secret_key=outbound.key, data_dir=tmp_path / "data"
+    )
+    outbound.add(server)
+    outbound.set("error_reporting_email_address", "ops@example.com")
+    with outbound.database.session() as session:
+        service = AccountService(session, secrets=lambda: outbound.box, actor="t")
+        given = {"name": "broken", "type": "inbound", "host": "127.0.0.1", "port": 1}
+        account_id = service.add({**given, "encryption": "none", "login": "u"}).account.id
+    assert account_id is not None
+    runtime = Runtime(App(settings), allow_embedded=True)
+    worker = runtime.worker(threads=1)
+    worker.start()
+    try:
+        for _ in range(4):
+            poll_account(account_id, runtime.poll_deps)
+        wait_until(lambda: len(server.received) == 1, 10, "the error report")
+    finally:
+        worker.stop()
+        runtime.close()
+    report = message_from_bytes(server.received[0].raw)
+    assert report["Subject"] == "mailpoll: account broken is failing"
+    assert server.received[0].rcpt_tos == ["ops@example.com"]
