@@ -111,6 +111,14 @@ def run_command(app: App, threads: int, quiet: bool) -> None:
         f"events to {runtime.describe_events()} (Ctrl-C stops)",
         err=True,
     )
+    with app.accounts() as service:
+        if not any(a.type == "inbound" and a.enabled for a in service.list()):
+            click.echo(
+                "no enabled inbound account yet: add one in another terminal with "
+                "`mailpoll accounts add NAME --type inbound --host HOST ...`; it is picked up "
+                "without a restart",
+                err=True,
+            )
     stop.wait()
     thread.join()
     worker.stop(timeout=SHUTDOWN_GRACE_MS)
