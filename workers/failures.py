@@ -103,7 +103,8 @@ def record_success(account: Account, tally: Tally, deps: PollDeps) -> None:
         status.consecutive_failures = 0
         status.failing_since = status.backoff_until = None
         status.last_error = status.last_error_kind = None
-        status.messages_waiting = 1 if tally.more_waiting else 0
+        status.messages_waiting = tally.waiting
+        status.oldest_waiting_at = tally.oldest_waiting
 
 
 def _tell(deps: PollDeps, subject: str, body: str) -> None:

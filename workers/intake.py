@@ -41,6 +41,8 @@ class Tally:
     repeated: int = 0  # already announced before a UIDVALIDITY change: not announced again
     acted: int = 0
     more_waiting: bool = False
+    waiting: int = 0  # left on the server for the next poll
+    oldest_waiting: datetime | None = None
     event_ids: list[str] = field(default_factory=list)
 
 

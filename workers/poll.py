@@ -134,6 +134,8 @@ def _take_imap(
         with intake.database.session() as session:
             known = ledger.announced_hashes(session, account.id, folder, info.uidvalidity)
     refs = _batch(account, intake, client.list_new(folder, after, limit=_limit(account) + 1))
+    if intake.tally.more_waiting:
+        intake.tally.waiting = client.count_new(folder, after) - len(refs)
     filters = Filters.of(account, intake.clock())
     for chunk in _chunks(refs, properties, deadline, intake):
         intake.take(
@@ -180,7 +182,9 @@ def _take_pop3(
     assert account.id is not None
     with intake.database.session() as session:
         seen = ledger.seen_uidls(session, account.id)
-    refs = _batch(account, intake, [r for r in client.list_new(INBOX) if r.uidl not in seen])
+    new = [r for r in client.list_new(INBOX) if r.uidl not in seen]
+    refs = _batch(account, intake, new)
+    intake.tally.waiting = len(new) - len(refs)
     filters = Filters.of(account, intake.clock())
     for chunk in _chunks(refs, properties, deadline, intake):
         intake.take(
@@ -197,6 +201,8 @@ def _limit(account: Account) -> int:
 def _batch(account: Account, intake: Intake, refs: list[MessageRef]) -> list[MessageRef]:
     """At most `max_batch` refs; notes whether more are waiting for an immediate next poll."""
     intake.tally.more_waiting = len(refs) > _limit(account)
+    if intake.tally.more_waiting:
+        intake.tally.oldest_waiting = refs[_limit(account)].internal_date
     return refs[: _limit(account)]
 
 
@@ -208,12 +214,14 @@ def _chunks(
     the poll's time budget is spent."""
     chunk: list[MessageRef] = []
     size = 0
-    for ref in refs:
+    for index, ref in enumerate(refs):
         if chunk and (len(chunk) >= properties.fetch_chunk or size + (ref.size or 0) > CHUNK_BYTES):
             yield chunk
             chunk, size = [], 0
             if time.monotonic() > deadline:
                 intake.tally.more_waiting = True
+                intake.tally.waiting += len(refs) - index
+                intake.tally.oldest_waiting = ref.internal_date
                 return
         chunk.append(ref)
         size += ref.size or 0

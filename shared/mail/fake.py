@@ -119,6 +119,9 @@ class FakeMailbox(Closing):
         refs = [self._ref(folder, box, m) for uid, m in sorted(box.messages.items())]
         return refs[:limit] if self.pop3 else [r for r in refs if (r.uid or 0) > after_uid][:limit]
 
+    def count_new(self, folder: str, after_uid: int = 0) -> int:
+        return len(self.list_new(folder, after_uid))
+
     def _ref(self, folder: str, box: FakeFolder, message: FakeMessage) -> MessageRef:
         if self.pop3:
             return MessageRef(folder, uidl=str(message.uid), size=len(message.raw))

@@ -171,6 +171,12 @@ class ImapMailbox(Closing):
                     refs.append(MessageRef(folder, uid, info.uidvalidity, None, size, date))
         return refs
 
+    def count_new(self, folder: str, after_uid: int = 0) -> int:
+        self._use(folder)
+        with self._errors("UID SEARCH"):
+            found = self._client.search(["UID", f"{after_uid + 1}:*"])
+        return sum(1 for uid in found if uid > after_uid)
+
     def fetch(self, refs: Sequence[MessageRef]) -> Iterator[RemoteMessage | Rejected]:
         chunk_size = self.endpoint.properties.fetch_chunk
         for folder, group in by_folder(refs).items():

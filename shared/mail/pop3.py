@@ -148,6 +148,9 @@ class Pop3Mailbox(Closing):
         ]
         return refs[:limit]
 
+    def count_new(self, folder: str, after_uid: int = 0) -> int:
+        return len(self.list_new(folder, after_uid))
+
     def fetch(self, refs: Sequence[MessageRef]) -> Iterator[RemoteMessage | Rejected]:
         max_mb = self.endpoint.properties.max_message_mb
         index = self._messages()

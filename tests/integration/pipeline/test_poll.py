@@ -93,10 +93,15 @@ def test_a_full_mailbox_is_taken_in_batches_that_follow_at_once(
         dovecot.append(user, corpus.plain(f"message {n}"))
     account = pipeline.add_account(user, password, max_batch=3)
 
-    counts = [pipeline.poll(account).tally.announced for _ in range(3)]
+    first = pipeline.poll(account).tally
+    assert (first.waiting, first.oldest_waiting is not None) == (4, True)
+    counts = [first.announced] + [pipeline.poll(account).tally.announced for _ in range(2)]
 
     assert counts == [3, 3, 1]
     assert pipeline.enqueued == [account.id, account.id]
+    with pipeline.database.session() as session:
+        assert account.id is not None
+        assert ledger.status_of(session, account.id).messages_waiting == 0
     subjects = [e["data"]["subject"] for e in pipeline.events()]
     assert subjects == [f"message {n}" for n in range(7)]
 
