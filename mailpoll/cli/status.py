@@ -41,6 +41,7 @@ def status_command(app: App, as_json: bool) -> None:
                     "last_error": status.last_error,
                     "failing_since": as_utc(status.failing_since),
                     "messages_waiting": status.messages_waiting,
+                    "oldest_waiting_at": as_utc(status.oldest_waiting_at),
                     "dead_letters": len(ledger.dead_letters(session, account.id)),
                     "next_poll_at": None
                     if next_due is None
