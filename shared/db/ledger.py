@@ -119,9 +119,8 @@ def record_batch(
     Rows that are there already (a batch repeated after a crash) are kept as they were.
     """
     _advance(session, account_id, folder, uidvalidity, last_uid, fence, rescan_before_uid, now)
-    for row in received:
-        if not _ledger_has(session, row):
-            session.add(row)
+    known = _known_event_ids(session, [row.event_id for row in received])
+    session.add_all(row for row in received if row.event_id not in known)
     for skip in ignored:
         session.add(skip)
     session.flush()
@@ -163,9 +162,12 @@ def _advance(
     session.add(state)
 
 
-def _ledger_has(session: Session, row: ReceivedMessage) -> bool:
-    query = select(ReceivedMessage.id).where(ReceivedMessage.event_id == row.event_id)
-    return session.exec(query).first() is not None
+def _known_event_ids(session: Session, event_ids: list[str]) -> set[str]:
+    """Which of a batch is in the ledger already (a batch repeated after a crash): one query."""
+    if not event_ids:
+        return set()
+    query = select(ReceivedMessage.event_id).where(col(ReceivedMessage.event_id).in_(event_ids))
+    return set(session.exec(query))
 
 
 def due_actions(
