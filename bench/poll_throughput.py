@@ -1,0 +1,259 @@
+"""Poll throughput: raw imapclient UID FETCH against a real mailpoll worker, one mailbox.
+
+Run on demand, not in CI (see bench/README.md):
+
+    .venv/bin/python bench/poll_throughput.py [--messages 10000] [--size 20000] [--tls]
+
+Starts a throwaway Dovecot and Redis, fills one INBOX, then alternates the two measurements
+`--repeat` times and prints both median rates and their ratio. `--profile` polls in-process
+under cProfile instead of running the worker subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import shutil
+import signal
+import ssl
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import redis
+from imapclient import IMAPClient
+
+from bench import mailbox_fill
+from bench.harness import Mailpoll, add_account
+from bench.inprocess import profile_poll
+from tests.support.dovecot import DovecotServer
+from tests.support.processes import MailpollProcess
+from tests.support.redis_server import RedisServer
+
+USER, PASSWORD = "bench", "secret"
+WAIT_SECONDS = 600.0  # longest a mailpoll run may take before it counts as stuck
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Messages and bytes moved in `seconds`."""
+
+    messages: int
+    nbytes: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.messages / self.seconds
+
+    def __str__(self) -> str:
+        mib = self.nbytes / self.seconds / 2**20
+        return f"{self.per_second:8,.0f} msg/s {mib:6.1f} MiB/s ({self.seconds:.2f} s)"
+
+
+def raw_fetch(dovecot: DovecotServer, *, tls: bool, batch: int, quiet: bool = False) -> Rate:
+    """Log in, SELECT, SEARCH ALL and UID FETCH BODY.PEEK[] in batches: the client's ceiling.
+
+    imapclient turns imaplib's debug output on (level 5, routed to a logger), and imaplib then
+    formats a repr of every response, bodies included, even with logging off. `quiet` turns
+    it off, as mailpoll's IMAP client does (shared/mail/wire.py): the faster, fairer ceiling.
+    """
+    context = ssl.create_default_context(cafile=str(dovecot.ca_file)) if tls else None
+    port = dovecot.imaps_port if tls else dovecot.imap_port
+    started = time.perf_counter()
+    client = IMAPClient(dovecot.host, port=port, ssl=tls, ssl_context=context, timeout=60)
+    count = nbytes = 0
+    if quiet:
+        client._imap.debug = 0
+    try:
+        client.login(USER, PASSWORD)
+        client.select_folder("INBOX", readonly=True)
+        uids = client.search("ALL")
+        for start in range(0, len(uids), batch):
+            answer = client.fetch(uids[start : start + batch], [b"BODY.PEEK[]"])
+            count += len(answer)
+            nbytes += sum(len(item[b"BODY[]"]) for item in answer.values())
+    finally:
+        client.logout()
+    return Rate(count, nbytes, time.perf_counter() - started)
+
+
+def _poll_started(log: str) -> float | None:
+    """Epoch seconds of the worker's first `poll started` line (local-time asctime)."""
+    for line in log.splitlines():
+        if "poll started" in line:
+            stamp = " ".join(line.split(" ", 2)[:2])
+            return time.mktime(time.strptime(stamp.split(",")[0], "%Y-%m-%d %H:%M:%S")) + (
+                int(stamp.split(",")[1]) / 1000
+            )
+    return None
+
+
+def _wait(condition: Callable[[], bool], what: str, alive: Callable[[], str | None]) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        problem = alive()
+        if problem is not None:
+            raise RuntimeError(f"while waiting for {what}: {problem}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} within {WAIT_SECONDS:.0f} s")
+        time.sleep(0.005)
+
+
+def mailpoll_run(mailpoll: Mailpoll, number: int, messages: int) -> tuple[Rate, Rate]:
+    """One fresh account polled by `mailpoll worker --processes 1 --threads 1`.
+
+    Returns (worker spawn -> Nth event, first `poll started` -> Nth event). An event counts
+    when it is in the consumer's bound queue on the events broker (LLEN): counting it there
+    costs the 2-core machine nothing, where a kombu consumer would compete for the CPU.
+    All events are drained and checked afterwards.
+    """
+    run = mailpoll.new_run(number)
+    processes: list[MailpollProcess] = []
+    try:
+        add_account(run, USER, PASSWORD, messages=messages)
+        with run.consumer() as consumer:
+            scheduler = MailpollProcess(["scheduler", "--tick", "0.2"], run.env, run.log("sched"))
+            processes.append(scheduler.start())
+            _wait(run.poll_queued, "the poll job in the queue", lambda: _dead(processes))
+            worker_args = ["worker", "--processes", "1", "--threads", "1"]
+            worker = MailpollProcess(worker_args, run.env, run.log("worker"))
+            spawned = time.time()
+            processes.append(worker.start())
+            _wait(
+                lambda: run.queued_events() >= messages,
+                f"{messages} events",
+                lambda: _dead(processes),
+            )
+            done = time.time()
+            for process in processes:
+                process.stop()
+            started = _poll_started(worker.log()) or spawned
+            run.check_events(consumer, messages)
+        nbytes = run.stored_bytes()
+    finally:
+        for process in processes:
+            process.kill()
+        run.cleanup()
+    return Rate(messages, nbytes, done - spawned), Rate(messages, nbytes, done - started)
+
+
+def _dead(processes: list[MailpollProcess]) -> str | None:
+    for process in processes:
+        if process.process is not None and process.process.poll() is not None:
+            return f"`mailpoll {process.args[0]}` exited:\n{process.log()[-3000:]}"
+    return None
+
+
+def _median(rates: list[Rate]) -> float:
+    return statistics.median(rate.per_second for rate in rates)
+
+
+def _line(label: str, rates: list[Rate]) -> str:
+    runs = ", ".join(f"{r.per_second:,.0f}" for r in rates)
+    return f"{label:<44} median {_median(rates):8,.0f} msg/s   (runs: {runs})"
+
+
+def benchmark(args: argparse.Namespace, dovecot: DovecotServer, mailpoll: Mailpoll) -> None:
+    raw: list[Rate] = []
+    quiet: list[Rate] = []
+    spawn: list[Rate] = []
+    polled: list[Rate] = []
+    for number in range(1, args.repeat + 1):
+        raw.append(raw_fetch(dovecot, tls=args.tls, batch=args.chunk))
+        print(f"run {number}: raw      {raw[-1]}", flush=True)
+        quiet.append(raw_fetch(dovecot, tls=args.tls, batch=args.chunk, quiet=True))
+        print(f"run {number}: raw, imaplib debug off {quiet[-1]}", flush=True)
+        whole, poll = mailpoll_run(mailpoll, number, args.messages)
+        spawn.append(whole)
+        polled.append(poll)
+        print(f"run {number}: mailpoll {whole}  | poll only {poll}", flush=True)
+    transport = "IMAPS" if args.tls else "plain IMAP"
+    print()
+    print(
+        f"{args.messages:,} messages of ~{args.size:,} bytes, {transport}, chunks of {args.chunk}"
+    )
+    print(_line("raw imapclient UID FETCH BODY.PEEK[]", raw))
+    print(_line("raw imapclient, imaplib debug off", quiet))
+    print(_line("mailpoll: worker spawn -> last event", spawn))
+    print(_line("mailpoll: poll started -> last event", polled))
+    for label, base in (("raw", raw), ("raw with debug off", quiet)):
+        print(f"ratio mailpoll/{label}: {_median(spawn) / _median(base):.3f} "
+              f"(poll only: {_median(polled) / _median(base):.3f}; goal >= 0.90)")  # fmt: skip
+
+
+def _interrupt_on_sigterm() -> None:
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handle)
+
+
+@contextlib.contextmanager
+def servers(root: Path) -> Iterator[tuple[DovecotServer, RedisServer]]:
+    """A throwaway Dovecot and Redis, stopped and deleted whatever happens."""
+    with contextlib.ExitStack() as stack:
+        dovecot = DovecotServer()
+        stack.callback(dovecot.cleanup)
+        dovecot.start()
+        redis_server = RedisServer()
+        stack.callback(redis_server.cleanup)
+        redis_server.start()
+        yield dovecot, redis_server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=10_000, help="messages in the mailbox")
+    parser.add_argument("--size", type=int, default=20_000, help="approximate bytes a message")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement")
+    parser.add_argument("--chunk", type=int, default=500, help="UIDs per UID FETCH (both sides)")
+    parser.add_argument("--tls", action="store_true", help="IMAPS instead of plain IMAP")
+    parser.add_argument("--profile", action="store_true", help="poll in-process under cProfile")
+    parser.add_argument("--top", type=int, default=25, help="profile entries to print")
+    parser.add_argument("--postgres", action="store_true",
+                        help="a fresh PostgreSQL database per run instead of SQLite")  # fmt: skip
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _interrupt_on_sigterm()
+    root = Path(tempfile.mkdtemp(prefix="mailpoll-bench-"))
+    try:
+        with servers(root) as (dovecot, redis_server):
+            dovecot.add_user(USER, PASSWORD)
+            started = time.perf_counter()
+            count, nbytes = mailbox_fill.fill(dovecot, USER, args.messages, args.size)
+            print(f"setup (not timed below): {count:,} messages, {nbytes / count:,.0f} bytes "
+                  f"on average, in {time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+            if count != args.messages:
+                raise RuntimeError(f"the mailbox holds {count} messages, not {args.messages}")
+            mailpoll = Mailpoll(
+                root=root, dovecot=dovecot, redis=redis.Redis.from_url(redis_server.url),
+                redis_url=redis_server.url, tls=args.tls, chunk=args.chunk,
+                postgres=args.postgres,
+            )  # fmt: skip
+            if args.profile:
+                raw = raw_fetch(dovecot, tls=args.tls, batch=args.chunk)
+                print(f"raw      {raw}", flush=True)
+                quiet = raw_fetch(dovecot, tls=args.tls, batch=args.chunk, quiet=True)
+                print(f"raw, imaplib debug off {quiet}", flush=True)
+                profile_poll(mailpoll, USER, PASSWORD, args.messages, args.top, raw.per_second)
+            else:
+                benchmark(args, dovecot, mailpoll)
+    except KeyboardInterrupt:
+        print("interrupted: servers stopped, temporary files removed", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
