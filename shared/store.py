@@ -9,13 +9,15 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path, PurePosixPath
 
 from shared.errors import StoreError
 
 log = logging.getLogger(__name__)
+_SYNC_THREADS = 16  # fsyncs in flight at once for a chunk
 
 #: Longest encoded folder name, in UTF-8 bytes; file systems allow 255 per path component.
 MAX_FOLDER_BYTES = 200
@@ -72,6 +74,14 @@ def safe_folder_name(folder: str) -> str:
 def _fsync_dir(directory: Path) -> None:
     """Make a rename or a new entry in `directory` survive a power loss."""
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -155,8 +165,35 @@ class MessageStore:
             raise
         return digest, size
 
+    def save_many(self, items: Sequence[tuple[str, bytes]]) -> list[tuple[str, int]]:
+        """Save a chunk of messages durably at once: as `save`, but each directory is synced
+        once and the files' fsyncs run side by side (fsync releases the GIL, and the file
+        system merges the journal commits). Returns (sha256, size) in the order given."""
+        staged: list[tuple[Path, Path, str, int]] = []  # temp, final, sha256, size
+        try:
+            for relative_path, data in items:
+                final = self.absolute(relative_path)
+                self._make_dirs(final.parent)
+                fd, temp_name = tempfile.mkstemp(
+                    dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"
+                )
+                digest, size = self._write(fd, (data,), sync=False)
+                staged.append((Path(temp_name), final, digest, size))
+            with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
+                list(pool.map(_fsync_file, [temp for temp, _, _, _ in staged]))
+            for temp, final, _, _ in staged:
+                os.replace(temp, final)
+            for directory in {final.parent for _, final, _, _ in staged}:
+                _fsync_dir(directory)
+        except OSError as error:
+            for temp, _, _, _ in staged:
+                with contextlib.suppress(OSError):
+                    temp.unlink()
+            raise StoreError(f"store: cannot write a chunk of {len(items)}: {error}") from error
+        return [(digest, size) for _, _, digest, size in staged]
+
     @staticmethod
-    def _write(fd: int, chunks: Iterable[bytes]) -> tuple[str, int]:
+    def _write(fd: int, chunks: Iterable[bytes], *, sync: bool = True) -> tuple[str, int]:
         digest = hashlib.sha256()
         size = 0
         with os.fdopen(fd, "wb") as handle:
@@ -165,7 +202,8 @@ class MessageStore:
                 size += len(chunk)
                 handle.write(chunk)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         return digest.hexdigest(), size
 
     def _make_dirs(self, directory: Path) -> None:

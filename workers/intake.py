@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,6 +98,7 @@ class Intake:
         rows: list[ReceivedMessage] = []
         outgoing: list[dict[str, Any]] = []
         ignored: list[IgnoredMessage] = []
+        pending: list[tuple[RemoteMessage, MessageMetadata]] = []
         for item in items:
             if isinstance(item, Rejected):
                 last_uid = max(last_uid, item.ref.uid or 0)
@@ -123,7 +124,8 @@ class Intake:
             ):
                 self.tally.repeated += 1  # announced under the folder's previous UIDVALIDITY
                 continue
-            row, event = self._store(item, metadata, now)
+            pending.append((item, metadata))
+        for row, event in self._store(pending, now):
             rows.append(row)
             outgoing.append(event)
         if not self.alive():
@@ -148,35 +150,46 @@ class Intake:
         return self.account.id
 
     def _store(
-        self, item: RemoteMessage, metadata: MessageMetadata, now: datetime
-    ) -> tuple[ReceivedMessage, dict[str, Any]]:
-        if item.uid is None:  # POP3: the UIDL is the identity
-            event_id = events.event_id(self._id, "", None, item.uidl or "")
-        else:
-            event_id = events.event_id(self._id, item.folder, item.uidvalidity, item.uid)
-        relative = self.store.path_for(now.date(), item.folder, event_id)
-        sha256, size = self.store.save(relative, item.raw)
-        event = events.build_received_event(
-            id=event_id,
-            account=self.account.name,
-            protocol="pop3" if item.uid is None else "imap",
-            folder=item.folder,
-            uidvalidity=item.uidvalidity,
-            uid=item.uid,
-            uidl=item.uidl,
-            metadata=metadata,
-            size=size,
-            sha256=sha256,
-            raw_path=relative,
-            time=now,
+        self, pending: list[tuple[RemoteMessage, MessageMetadata]], now: datetime
+    ) -> Iterator[tuple[ReceivedMessage, dict[str, Any]]]:
+        """Write the chunk's files durably (all at once), then make each one's row and event."""
+        ids = [self._event_id(item) for item, _ in pending]
+        paths = [
+            self.store.path_for(now.date(), item.folder, id_)
+            for (item, _), id_ in zip(pending, ids, strict=True)
+        ]
+        saved = self.store.save_many(
+            [(path, item.raw) for (item, _), path in zip(pending, paths, strict=True)]
         )
-        row = ReceivedMessage(
-            account_id=self._id, folder=item.folder, uidvalidity=item.uidvalidity, uid=item.uid,
-            uidl=item.uidl, event_id=event_id, message_id=metadata.message_id, sha256=sha256,
-            size=size, raw_path=relative, internal_date=item.internal_date, downloaded_at=now,
-            published_at=now,
-        )  # fmt: skip
-        return row, event
+        for (item, metadata), event_id, relative, (sha256, size) in zip(
+            pending, ids, paths, saved, strict=True
+        ):
+            event = events.build_received_event(
+                id=event_id,
+                account=self.account.name,
+                protocol="pop3" if item.uid is None else "imap",
+                folder=item.folder,
+                uidvalidity=item.uidvalidity,
+                uid=item.uid,
+                uidl=item.uidl,
+                metadata=metadata,
+                size=size,
+                sha256=sha256,
+                raw_path=relative,
+                time=now,
+            )
+            row = ReceivedMessage(
+                account_id=self._id, folder=item.folder, uidvalidity=item.uidvalidity,
+                uid=item.uid, uidl=item.uidl, event_id=event_id, message_id=metadata.message_id,
+                sha256=sha256, size=size, raw_path=relative, internal_date=item.internal_date,
+                downloaded_at=now, published_at=now,
+            )  # fmt: skip
+            yield row, event
+
+    def _event_id(self, item: RemoteMessage) -> str:
+        if item.uid is None:  # POP3: the UIDL is the identity
+            return events.event_id(self._id, "", None, item.uidl or "")
+        return events.event_id(self._id, item.folder, item.uidvalidity, item.uid)
 
     def _dead_letter(self, item: Rejected, now: datetime) -> None:
         log.warning(

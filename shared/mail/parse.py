@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import email
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC
 from email import policy
 from email.errors import UndecodableBytesDefect
 from email.message import Message
+from email.policy import EmailPolicy
 from email.utils import getaddresses
 from typing import Any, TypedDict
 
@@ -186,10 +188,30 @@ class _Reader:
         return len(payload) if isinstance(payload, bytes) else 0
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed_header(name: str, value: str) -> Any:
+    return policy.default.header_fetch_parse(name, value)
+
+
+class _CachingPolicy(EmailPolicy):
+    """policy.default, but a header value is parsed once, not on every `get()`: the parser
+    and the MIME walk ask for Content-Type dozens of times per message (half a poll's CPU)."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name"):  # parsed already
+            return value
+        if len(value) > 2048:  # rare and long: not worth a cache slot
+            return policy.default.header_fetch_parse(name, value)
+        return _parsed_header(name, value)
+
+
+_POLICY = _CachingPolicy()
+
+
 def parse_metadata(raw: bytes) -> MessageMetadata:
     """Read a raw message's metadata; never raises, however broken the message is."""
     try:
-        message = email.message_from_bytes(raw, policy=policy.default)
+        message = email.message_from_bytes(raw, policy=_POLICY)
         reader = _Reader(message)
         message_id = reader.text("message-id")
         subject = reader.text("subject")

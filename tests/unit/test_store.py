@@ -191,3 +191,16 @@ def test_an_unwritable_upload_dir_is_a_store_error(tmp_path: Path) -> None:
     store = MessageStore(blocker / "uploads")
     with pytest.raises(StoreError):
         store.save(store.path_for(DAY, "INBOX", "m1"), b"x")
+
+
+def test_save_many_writes_a_chunk_durably_and_can_repeat_it(tmp_path: Path) -> None:
+    store = MessageStore(tmp_path)
+    items = [(store.path_for(DAY, folder, f"m{n}"), f"message {n}".encode()) for n, folder in
+             enumerate(["INBOX", "INBOX", "Archive/2026"])]  # fmt: skip
+    first = store.save_many(items)
+    again = store.save_many(items)
+    assert first == again
+    for (relative, raw), (digest, size) in zip(items, first, strict=True):
+        assert store.absolute(relative).read_bytes() == raw
+        assert (digest, size) == (hashlib.sha256(raw).hexdigest(), len(raw))
+    assert not list(tmp_path.rglob("*.tmp"))
