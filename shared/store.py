@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import logging
 import os
 import re
+import sys
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -78,6 +81,34 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _syncfs(directory: Path) -> bool:
+    """Flush the whole file system under `directory` in one call (Linux `syncfs`): for a chunk
+    of files one journal commit instead of one per file. False where it is not available."""
+    if _LIBC is None:
+        return False
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        if _LIBC.syncfs(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"syncfs: {os.strerror(error)}")
+    finally:
+        os.close(fd)
+    return True
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "syncfs") else None
+
+
+_LIBC = _load_libc()
 
 
 def _fsync_file(path: Path) -> None:
@@ -166,9 +197,10 @@ class MessageStore:
         return digest, size
 
     def save_many(self, items: Sequence[tuple[str, bytes]]) -> list[tuple[str, int]]:
-        """Save a chunk of messages durably at once: as `save`, but each directory is synced
-        once and the files' fsyncs run side by side (fsync releases the GIL, and the file
-        system merges the journal commits). Returns (sha256, size) in the order given."""
+        """Save a chunk of messages durably at once: as `save`, but the chunk is made durable
+        together (Linux `syncfs` once before and once after the renames: one journal commit
+        instead of two per file; elsewhere fsyncs side by side and each directory once).
+        Returns (sha256, size) in the order given."""
         staged: list[tuple[Path, Path, str, int]] = []  # temp, final, sha256, size
         try:
             for relative_path, data in items:
@@ -179,12 +211,15 @@ class MessageStore:
                 )
                 digest, size = self._write(fd, (data,), sync=False)
                 staged.append((Path(temp_name), final, digest, size))
-            with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
-                list(pool.map(_fsync_file, [temp for temp, _, _, _ in staged]))
+            directories = {final.parent for _, final, _, _ in staged}
+            if not _syncfs(self.upload_dir):
+                with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
+                    list(pool.map(_fsync_file, [temp for temp, _, _, _ in staged]))
             for temp, final, _, _ in staged:
                 os.replace(temp, final)
-            for directory in {final.parent for _, final, _, _ in staged}:
-                _fsync_dir(directory)
+            if not _syncfs(self.upload_dir):
+                for directory in directories:
+                    _fsync_dir(directory)
         except OSError as error:
             for temp, _, _, _ in staged:
                 with contextlib.suppress(OSError):
