@@ -44,6 +44,16 @@ def backoff_seconds(error: MailpollError, failures: int) -> float:
 
 
 def record_failure(account: Account, error: MailpollError, deps: PollDeps) -> None:
+    """Status, backoff and report; if even that fails (the database is down), log it."""
+    try:
+        _record_failure(account, error, deps)
+    except Exception:
+        log.exception(
+            "%s: poll failed (%s) and the failure cannot be recorded", account.name, error
+        )
+
+
+def _record_failure(account: Account, error: MailpollError, deps: PollDeps) -> None:
     assert account.id is not None
     now = deps.clock()
     with deps.database.session() as session:

@@ -6,6 +6,7 @@ directly against a real or fake mailbox.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -63,12 +64,19 @@ def poll_account(account_id: int, deps: PollDeps) -> PollResult:
     if account is None or not account.enabled or account.type != "inbound":
         return PollResult(str(account_id), "skipped", Tally())
     lock = AccountLock(deps.redis, account_id, ttl_seconds=deps.lock_ttl)
-    if not lock.acquire() or lock.fence is None:
-        deps.redis.incr(keys.lock_contention_count())
-        log.info("%s: another worker is polling it; this poll ends", account.name)
-        return PollResult(account.name, "busy", Tally())
-    started = time.monotonic()
     tally = Tally()
+    try:
+        taken = lock.acquire() and lock.fence is not None
+    except MailpollError as error:  # Redis is down: the account is not to blame, but say so
+        failures.record_failure(account, error, deps)
+        return PollResult(account.name, "failed", tally, str(error))
+    if not taken:
+        with contextlib.suppress(redis.RedisError):
+            deps.redis.incr(keys.lock_contention_count())
+        log.info("%s: another worker is polling it; this poll ends", account.name)
+        return PollResult(account.name, "busy", tally)
+    assert lock.fence is not None
+    started = time.monotonic()
     log.info("%s: poll started (lease fence %d)", account.name, lock.fence)
     try:
         with LockRenewer(lock) as renewer:
@@ -76,9 +84,16 @@ def poll_account(account_id: int, deps: PollDeps) -> PollResult:
     except MailpollError as error:
         failures.record_failure(account, error, deps)
         return PollResult(account.name, "failed", tally, str(error))
+    except Exception as error:  # a bug or a database outage: never die without a trace
+        log.exception("%s: poll failed unexpectedly", account.name)
+        failures.record_failure(account, MailpollError(f"unexpected: {error!r}"), deps)
+        return PollResult(account.name, "failed", tally, repr(error))
     finally:
         log.info("%s: poll ended (lease fence %d)", account.name, lock.fence)
-        lock.release()
+        try:
+            lock.release()
+        except MailpollError as error:  # it expires by itself
+            log.warning("%s: cannot release the lock: %s", account.name, error)
     failures.record_success(account, tally, deps)
     log.info(
         "%s: %d announced, %d ignored, %d dead-lettered, %d server actions in %.2fs%s",

@@ -374,3 +374,23 @@ def test_an_authentication_failure_is_reported_at_once(
     assert len(reports) == 1
     assert "authentication" in reports[0]
     assert "wrong" not in reports[0].replace("wrong password", "")
+
+
+def test_a_poll_without_redis_fails_with_a_trace_and_touches_nothing(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    dovecot.append(user, corpus.plain("waits for redis"))
+    account = pipeline.add_account(user, password, on_email_received="delete")
+    down = redis.Redis(host="127.0.0.1", port=1, retry=None, socket_connect_timeout=1)
+    deps = dataclasses.replace(pipeline.deps(), redis=down)
+    assert account.id is not None
+
+    result = poll_account(account.id, deps)
+
+    assert result.outcome == "failed"
+    assert "redis" in (result.error or "").lower()
+    assert len(dovecot.messages(user)) == 1
+    with pipeline.database.session() as session:
+        assert ledger.status_of(session, account.id).consecutive_failures == 1
+    down.close()
