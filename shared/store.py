@@ -201,6 +201,8 @@ class MessageStore:
         together (Linux `syncfs` once before and once after the renames: one journal commit
         instead of two per file; elsewhere fsyncs side by side and each directory once).
         Returns (sha256, size) in the order given."""
+        if not items:
+            return []
         staged: list[tuple[Path, Path, str, int]] = []  # temp, final, sha256, size
         try:
             for relative_path, data in items:

@@ -204,3 +204,7 @@ def test_save_many_writes_a_chunk_durably_and_can_repeat_it(tmp_path: Path) -> N
         assert store.absolute(relative).read_bytes() == raw
         assert (digest, size) == (hashlib.sha256(raw).hexdigest(), len(raw))
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_save_many_of_nothing_needs_no_upload_dir(tmp_path: Path) -> None:
+    assert MessageStore(tmp_path / "not-yet").save_many([]) == []
