@@ -21,6 +21,7 @@ from shared.eventbus import EventPublisher
 from shared.keystore import EnvironmentKeystore
 from shared.secrets import SecretBox
 from shared.store import MessageStore
+from workers.credentials import CredentialSource
 from workers.mailbox import opener
 from workers.poll import PollDeps, poll_account
 
@@ -32,7 +33,11 @@ def _deps(run: Run, client: redis.Redis, publisher: EventPublisher) -> PollDeps:
         redis=client,
         store=MessageStore(run.upload_dir),
         publish=publisher.publish_many,
-        open_mailbox=opener(lambda: box, EnvironmentKeystore()),
+        open_mailbox=opener(
+            CredentialSource(
+                database=run.database, secrets=lambda: box, keystore=EnvironmentKeystore()
+            )
+        ),
         clock=utcnow,
         enqueue_next=lambda _account_id: None,
         postpone=lambda _account_id, _until: None,

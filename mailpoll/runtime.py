@@ -22,6 +22,7 @@ from shared.schedule import Schedule
 from shared.settings import Settings
 from shared.store import MessageStore
 from workers import actors, broker
+from workers.credentials import CredentialSource
 from workers.mailbox import opener
 from workers.poll import PollDeps
 from workers.send import SendDeps, SendRequest, outbound_account
@@ -75,13 +76,12 @@ class Runtime:
 
     @cached_property
     def poll_deps(self) -> PollDeps:
-        keystore = default_keystore(self.app.settings.effective_keystore_dir)
         return PollDeps(
             database=self.app.database,
             redis=self.backend.redis,
             store=MessageStore(self.upload_dir),
             publish=self._publish,
-            open_mailbox=opener(lambda: self.app.secrets, keystore),
+            open_mailbox=opener(self.credentials),
             clock=utcnow,
             enqueue_next=self.enqueue_poll,
             postpone=self.schedule.postpone,
@@ -90,12 +90,19 @@ class Runtime:
         )
 
     @cached_property
+    def credentials(self) -> CredentialSource:
+        return CredentialSource(
+            database=self.app.database,
+            secrets=lambda: self.app.secrets,
+            keystore=default_keystore(self.app.settings.effective_keystore_dir),
+        )
+
+    @cached_property
     def send_deps(self) -> SendDeps:
         return SendDeps(
             database=self.app.database,
             settings=self.app.settings,
-            secrets=lambda: self.app.secrets,
-            keystore=default_keystore(self.app.settings.effective_keystore_dir),
+            credentials=self.credentials,
             publish=self._publish,
             clock=utcnow,
         )

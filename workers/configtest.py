@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import cast
 
 from shared.clock import Clock
 from shared.db.models import Account
 from shared.errors import FolderError, MailpollError, TLSError
-from shared.keystore import Keystore, resolve_credentials
 from shared.mail import smtp
-from shared.mail.client import INBOX, Credentials, Encryption, Endpoint, MailboxClient
+from shared.mail.client import INBOX, Credentials, Endpoint, MailboxClient
 from shared.mail.connect import open_mailbox
 from shared.mail.probe import Probe, Step, StepFailed, describe_certificate
-from shared.properties import Properties
+from workers.credentials import CredentialSource
 from workers.intake import Filters
+from workers.mailbox import endpoint_of
 
 DEFAULT_MAX_BATCH = 100
 
@@ -24,17 +23,12 @@ def run_config_test(
     account: Account,
     *,
     password: str | None,
-    keystore: Keystore,
+    credentials: CredentialSource,
     clock: Clock,
     sender: str | None = None,
 ) -> list[Step]:
     """Run every step until one fails; nothing is saved and nothing is changed on the server."""
-    endpoint = Endpoint(
-        account.host,
-        account.port,
-        cast(Encryption, account.encryption),
-        Properties.of(account.properties, account.type),
-    )
+    endpoint = endpoint_of(account)
     outbound = account.type == "outbound"
     probe = Probe(endpoint, "smtp" if outbound else (account.protocol or "imap"))
     try:
@@ -42,35 +36,28 @@ def run_config_test(
         probe.run("connect", probe.connect)
         if endpoint.encryption == "ssl":
             probe.run("tls", probe.handshake)
-        credentials = _credentials(account, password, keystore, probe)
+        found = _credentials(account, password, credentials, probe)
         if outbound:
-            _send_test(account, endpoint, credentials, probe, sender)
+            _send_test(account, endpoint, found, probe, sender)
         else:
-            _inbound(account, endpoint, credentials, probe, clock)
+            _inbound(account, endpoint, found, probe, clock)
     except StepFailed:
         pass
     return probe.steps
 
 
 def _credentials(
-    account: Account, password: str | None, keystore: Keystore, probe: Probe
+    account: Account, password: str | None, source: CredentialSource, probe: Probe
 ) -> Credentials | None:
     if account.auth_type == "none":
         return None
     found: list[Credentials] = []
 
     def resolve() -> str:
-        found.append(
-            resolve_credentials(
-                account.auth_type,
-                account.login,
-                password,
-                account.username_key,
-                account.password_key,
-                keystore,
-            )
-        )
-        return f"login {found[0].login} ({account.auth_type})"
+        credentials = source.for_account(account, password=password)
+        assert credentials is not None
+        found.append(credentials)
+        return f"login {credentials.login} ({account.auth_type})"
 
     probe.run("credentials", resolve)
     return found[0]

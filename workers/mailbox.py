@@ -6,42 +6,33 @@ from collections.abc import Callable
 from typing import cast
 
 from shared.db.models import Account
-from shared.keystore import Keystore, resolve_credentials
 from shared.mail.client import Encryption, Endpoint, MailboxClient
 from shared.mail.connect import open_mailbox
 from shared.properties import Properties
-from shared.secrets import SecretBox
+from workers.credentials import CredentialSource
 
 Opener = Callable[[Account], MailboxClient]
 
 
-def opener(secrets: Callable[[], SecretBox], keystore: Keystore) -> Opener:
-    """A function that logs in to an account's mailbox; secrets are decrypted per connect."""
+def endpoint_of(account: Account) -> Endpoint:
+    return Endpoint(
+        account.host,
+        account.port,
+        cast(Encryption, account.encryption),
+        Properties.of(account.properties, account.type),
+    )
+
+
+def opener(credentials: CredentialSource) -> Opener:
+    """A function that logs in to an account's mailbox; secrets are resolved per connect."""
 
     def open_account(account: Account) -> MailboxClient:
-        password = None
-        if account.password_encrypted:
-            password = secrets().decrypt(
-                account.password_encrypted, what=f"{account.name}: password"
-            )
-        credentials = resolve_credentials(
-            account.auth_type,
-            account.login,
-            password,
-            account.username_key,
-            account.password_key,
-            keystore,
-        )
-        endpoint = Endpoint(
-            account.host,
-            account.port,
-            cast(Encryption, account.encryption),
-            Properties.of(account.properties, account.type),
-        )
+        found = credentials.for_account(account)
+        assert found is not None  # inbound accounts never have auth_type none
         return open_mailbox(
             account.protocol or "imap",
-            endpoint,
-            credentials,
+            endpoint_of(account),
+            found,
             debug=account.debug,
             account=account.name,
         )

@@ -19,13 +19,11 @@ from shared.clock import Clock
 from shared.db.database import Database
 from shared.db.models import Account
 from shared.errors import ConfigError, MailpollError, PermanentError
-from shared.keystore import Keystore, resolve_credentials
 from shared.mail import smtp
-from shared.mail.client import Credentials, Encryption, Endpoint
-from shared.properties import Properties
-from shared.secrets import SecretBox
 from shared.settings import Settings
 from shared.system_settings import SystemSettings
+from workers.credentials import CredentialSource
+from workers.mailbox import endpoint_of
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +47,7 @@ class SendRequest:
 class SendDeps:
     database: Database
     settings: Settings
-    secrets: Callable[[], SecretBox]
-    keystore: Keystore
+    credentials: CredentialSource
     publish: Callable[[Sequence[dict[str, Any]]], object]
     clock: Clock
 
@@ -101,7 +98,7 @@ def send_mail(request: SendRequest, deps: SendDeps) -> smtp.SendResult:
     }  # fmt: skip
     try:
         result = smtp.send(
-            _endpoint(account), _credentials(account, deps), message, helo=None,
+            endpoint_of(account), deps.credentials.for_account(account), message, helo=None,
             debug=account.debug, account=account.name,
         )  # fmt: skip
     except MailpollError as error:
@@ -135,26 +132,3 @@ def _announce(
         deps.publish([event])
     except MailpollError as error:  # the mail's fate does not depend on its event
         log.warning("%s: cannot publish message.%s: %s", fields["account"], outcome, error)
-
-
-def _endpoint(account: Account) -> Endpoint:
-    return Endpoint(
-        account.host,
-        account.port,
-        cast(Encryption, account.encryption),
-        Properties.of(account.properties, "outbound"),
-    )
-
-
-def _credentials(account: Account, deps: SendDeps) -> Credentials | None:
-    if account.auth_type == "none":
-        return None
-    password = None
-    if account.password_encrypted:
-        password = deps.secrets().decrypt(
-            account.password_encrypted, what=f"{account.name}: password"
-        )
-    return resolve_credentials(
-        account.auth_type, account.login, password, account.username_key, account.password_key,
-        deps.keystore,
-    )  # fmt: skip

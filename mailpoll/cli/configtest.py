@@ -15,6 +15,7 @@ from shared.db.models import Account
 from shared.errors import ConfigError
 from shared.keystore import default_keystore
 from workers.configtest import run_config_test
+from workers.credentials import CredentialSource
 
 
 @click.command("test")
@@ -41,7 +42,10 @@ def test_command(app: App, name: str | None, file: Any, as_json: bool) -> None:
         sender = store.get("system_email_address")
     steps = run_config_test(
         account, password=password, clock=utcnow, sender=sender,
-        keystore=default_keystore(app.settings.effective_keystore_dir),
+        credentials=CredentialSource(
+            database=app.database, secrets=lambda: app.secrets,
+            keystore=default_keystore(app.settings.effective_keystore_dir),
+        ),
     )  # fmt: skip
     passed = all(step.ok for step in steps)
     if as_json:

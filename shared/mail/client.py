@@ -65,10 +65,11 @@ class Credentials:
     """A login and its password (or token), resolved just before connecting."""
 
     login: str
-    password: str
+    password: str  # or, with mechanism xoauth2, the OAuth2 access token
+    mechanism: Literal["password", "xoauth2"] = "password"
 
     def __repr__(self) -> str:
-        return f"Credentials(login={self.login!r}, password='***')"
+        return f"Credentials(login={self.login!r}, password='***', mechanism={self.mechanism!r})"
 
     __str__ = __repr__
 

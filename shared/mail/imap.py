@@ -81,7 +81,10 @@ class ImapMailbox(Closing):
                 with self._errors("STARTTLS", handshake=True):
                     client.starttls(context)
             with self._errors("LOGIN"):
-                client.login(credentials.login, credentials.password)
+                if credentials.mechanism == "xoauth2":
+                    client.oauth2_login(credentials.login, credentials.password)
+                else:
+                    client.login(credentials.login, credentials.password)
         except BaseException:
             with contextlib.suppress(Exception):
                 client.shutdown()

@@ -30,6 +30,7 @@ from shared.mail.client import (
 )
 from shared.mail.tls import network_error, ssl_context
 from shared.mail.wire import TracedPOP3, WireTrace, traced_pop3
+from shared.oauth import xoauth2
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,12 @@ class Pop3Mailbox(Closing):
                 with self._errors("STLS", handshake=True):
                     pop.stls(context)
             with self._errors("login", login=True):
-                pop.user(credentials.login)
-                pop.pass_(credentials.password)
+                if credentials.mechanism == "xoauth2":
+                    response = xoauth2(credentials.login, credentials.password)
+                    pop._shortcmd(f"AUTH XOAUTH2 {response}")  # type: ignore[attr-defined]
+                else:
+                    pop.user(credentials.login)
+                    pop.pass_(credentials.password)
         except BaseException:
             if pop is not None:
                 with contextlib.suppress(Exception):

@@ -29,6 +29,7 @@ from shared.errors import (
 from shared.mail.client import Credentials, Endpoint
 from shared.mail.tls import network_error, ssl_context
 from shared.mail.wire import REDACTED, WireTrace
+from shared.oauth import xoauth2
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,14 @@ def send(
                 session.ehlo_or_helo_if_needed()
         if credentials is not None:
             with _errors(where, "login"):
-                session.login(credentials.login, credentials.password)
+                if credentials.mechanism == "xoauth2":
+                    token = xoauth2(credentials.login, credentials.password)
+                    session.ehlo_or_helo_if_needed()
+                    code, reply = session.docmd("AUTH", "XOAUTH2 " + token)
+                    if code != 235:
+                        raise smtplib.SMTPAuthenticationError(code, reply)
+                else:
+                    session.login(credentials.login, credentials.password)
         with _errors(where, "sending"):
             refused = session.send_message(message)
         with contextlib.suppress(smtplib.SMTPException, OSError):

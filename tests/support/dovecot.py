@@ -51,7 +51,9 @@ first_valid_uid = 1
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u @ROOT@/passwd.d/%u
+@PASSWD_MECHANISMS@
 }
+@OAUTH2_PASSDB@
 userdb {
   driver = static
   args = uid=dovecot gid=dovecot home=@ROOT@/home/%u
@@ -106,7 +108,9 @@ class DovecotServer:
 
     host = "127.0.0.1"
 
-    def __init__(self) -> None:
+    def __init__(self, *, oauth2_introspection_url: str | None = None) -> None:
+        """`oauth2_introspection_url` adds XOAUTH2/OAUTHBEARER logins checked against it."""
+        self.oauth2_introspection_url = oauth2_introspection_url
         self.root = Path(tempfile.mkdtemp(prefix="mailpoll-dovecot-"))
         self.root.chmod(0o755)  # Dovecot's unprivileged processes must traverse it
         self.imap_port = free_port()
@@ -131,6 +135,7 @@ class DovecotServer:
 
     def _prepare(self) -> None:
         config = _CONFIG.replace("@ROOT@", str(self.root))
+        config = self._oauth2(config)
         for name, port in (
             ("IMAP", self.imap_port),
             ("IMAPS", self.imaps_port),
@@ -153,6 +158,27 @@ class DovecotServer:
         for sub in ("mail", "home"):
             (self.root / sub).mkdir(mode=0o755)
             shutil.chown(self.root / sub, "dovecot", "dovecot")
+
+    def _oauth2(self, config: str) -> str:
+        if self.oauth2_introspection_url is None:
+            return config.replace("@PASSWD_MECHANISMS@\n", "").replace("@OAUTH2_PASSDB@\n", "")
+        settings = self.root / "oauth2.conf"
+        settings.write_text(
+            "introspection_mode = post\n"
+            f"introspection_url = {self.oauth2_introspection_url}\n"
+            "username_attribute = username\n"
+            "active_attribute = active\n"
+            "active_value = true\n"
+        )
+        passdb = (
+            "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+            f"  args = {settings}\n}}\n"
+        )
+        config = config.replace(
+            "auth_mechanisms = plain login", "auth_mechanisms = plain login xoauth2 oauthbearer"
+        )
+        config = config.replace("@PASSWD_MECHANISMS@", "  mechanisms = plain login")
+        return config.replace("@OAUTH2_PASSDB@\n", passdb)
 
     def start(self, timeout: float = 10.0) -> None:
         """Start Dovecot in the foreground and return once IMAP and POP3 greet."""

@@ -17,6 +17,7 @@ from shared.keystore import EnvironmentKeystore
 from shared.secrets import SecretBox, new_key
 from shared.store import MessageStore
 from tests.support.dovecot import DovecotServer
+from workers.credentials import CredentialSource
 from workers.mailbox import opener
 from workers.poll import PollDeps, PollResult, poll_account
 
@@ -82,7 +83,11 @@ class Pipeline:
             redis=self.redis,
             store=MessageStore(self.upload_dir),
             publish=self.publish,
-            open_mailbox=opener(lambda: self.box, EnvironmentKeystore()),
+            open_mailbox=opener(
+                CredentialSource(
+                    database=self.database, secrets=lambda: self.box, keystore=EnvironmentKeystore()
+                )
+            ),
             clock=self.clock,
             enqueue_next=self.enqueued.append,
             postpone=lambda account_id, until: self.postponed.append((account_id, until)),

@@ -11,12 +11,17 @@ from shared.accounts import form
 from shared.db.models import Account
 from shared.keystore import EnvironmentKeystore
 from shared.mail.probe import Step
+from shared.secrets import SecretBox, new_key
 from tests.support import corpus
 from tests.support.dovecot import DovecotServer
 from workers.configtest import run_config_test
+from workers.credentials import CredentialSource
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
+SOURCE = CredentialSource(
+    database=None, secrets=lambda: SecretBox(new_key()), keystore=EnvironmentKeystore()
+)
 
 
 def account(**given: Any) -> Account:
@@ -25,9 +30,7 @@ def account(**given: Any) -> Account:
 
 
 def run(target: Account, password: str | None = None) -> dict[str, Step]:
-    steps = run_config_test(
-        target, password=password, keystore=EnvironmentKeystore(), clock=lambda: NOW
-    )
+    steps = run_config_test(target, password=password, credentials=SOURCE, clock=lambda: NOW)
     return {step.name: step for step in steps}
 
 

@@ -24,6 +24,7 @@ from shared.system_settings import SystemSettings
 from tests.support.processes import wait_until
 from tests.support.smtp_server import SmtpServer
 from workers.configtest import run_config_test
+from workers.credentials import CredentialSource
 from workers.poll import poll_account
 from workers.send import SendDeps, SendRequest, send_mail
 
@@ -39,8 +40,11 @@ class Outbound:
         self.published: list[dict[str, Any]] = []
         self.settings = Settings(data_dir=tmp_path)
         self.deps = SendDeps(
-            database=self.database, settings=self.settings, secrets=lambda: self.box,
-            keystore=EnvironmentKeystore(), publish=self.published.extend,
+            database=self.database, settings=self.settings,
+            credentials=CredentialSource(
+                database=self.database, secrets=lambda: self.box, keystore=EnvironmentKeystore()
+            ),
+            publish=self.published.extend,
             clock=lambda: datetime.now(UTC),
         )  # fmt: skip
 
@@ -137,7 +141,7 @@ def test_configuration_test_of_an_outbound_account_sends_to_test_to(
     with outbound.database.session() as session:
         account = AccountService(session, secrets=lambda: outbound.box, actor="t").get("relay")
     steps = run_config_test(
-        account, password="s3cret", keystore=EnvironmentKeystore(),
+        account, password="s3cret", credentials=outbound.deps.credentials,
         clock=lambda: datetime.now(UTC), sender="mailpoll@example.com",
     )  # fmt: skip
     assert [s.name for s in steps] == ["resolve", "connect", "credentials", "tls", "login and send"]
@@ -145,7 +149,7 @@ def test_configuration_test_of_an_outbound_account_sends_to_test_to(
     assert server.received[0].rcpt_tos == ["ops@example.com"]
 
     steps = run_config_test(
-        account, password="wrong", keystore=EnvironmentKeystore(),
+        account, password="wrong", credentials=outbound.deps.credentials,
         clock=lambda: datetime.now(UTC), sender="mailpoll@example.com",
     )  # fmt: skip
     assert not steps[-1].ok

@@ -1,0 +1,99 @@
+"""The credentials to log in with, found at connect time: never stored resolved.
+
+`local`: the password, decrypted for this connection; `external`: keystore aliases looked up
+now; `oauth2`: an access token, refreshed at the provider (and the new one stored encrypted)
+when the one the account holds is about to run out.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from shared import oauth
+from shared.db.database import Database
+from shared.db.models import Account
+from shared.errors import AuthenticationError
+from shared.keystore import Keystore, resolve_credentials
+from shared.mail.client import Credentials
+from shared.properties import Properties
+from shared.secrets import SecretBox
+
+
+class CredentialSource:
+    def __init__(
+        self,
+        *,
+        database: Database | None,
+        secrets: Callable[[], SecretBox],
+        keystore: Keystore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._database = database
+        self._secrets = secrets
+        self._keystore = keystore
+        self._clock = clock
+
+    def for_account(self, account: Account, *, password: str | None = None) -> Credentials | None:
+        """`password` stands in for the stored one (Test Configuration of unsaved values)."""
+        if account.auth_type == "none":
+            return None
+        if account.auth_type == "oauth2":
+            return Credentials(account.login or "", self.access_token(account), "xoauth2")
+        if password is None and account.password_encrypted:
+            password = self._decrypt(account.password_encrypted, f"{account.name}: password")
+        return resolve_credentials(
+            account.auth_type, account.login, password, account.username_key,
+            account.password_key, self._keystore,
+        )  # fmt: skip
+
+    def access_token(self, account: Account) -> str:
+        if not account.client_token_instance_encrypted:
+            raise AuthenticationError(
+                f"{account.name}: oauth2: no token yet: run `mailpoll accounts authenticate "
+                f"{account.name} --refresh-token-stdin`"
+            )
+        instance = oauth.TokenInstance.from_json(
+            self._decrypt(account.client_token_instance_encrypted, f"{account.name}: token")
+        )
+        if instance.usable(self._clock()):
+            assert instance.access_token is not None
+            return instance.access_token
+        fresh = self.refresh(account, instance)
+        assert fresh.access_token is not None
+        return fresh.access_token
+
+    def refresh(self, account: Account, instance: oauth.TokenInstance) -> oauth.TokenInstance:
+        """A new access token; the account's status says how it went, for `accounts show`."""
+        config = json.loads(account.client_token_config or "{}")
+        secret = None
+        if account.client_secret_encrypted:
+            secret = self._decrypt(
+                account.client_secret_encrypted, f"{account.name}: client secret"
+            )
+        timeout = Properties.of(account.properties, account.type).timeout
+        try:
+            fresh = oauth.refresh(config, secret, instance, timeout=timeout)
+        except AuthenticationError as error:
+            self._store(account, None, f"refresh refused: {error}")
+            raise
+        until = datetime.fromtimestamp(fresh.expires_at or 0, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        self._store(account, fresh, f"authenticated; access token valid until {until}")
+        return fresh
+
+    def _store(self, account: Account, instance: oauth.TokenInstance | None, status: str) -> None:
+        if account.id is None or self._database is None:  # values under test: keep nothing
+            return
+        with self._database.session() as session:
+            row = session.get(Account, account.id)
+            if row is None:
+                return
+            if instance is not None:
+                row.client_token_instance_encrypted = self._secrets().encrypt(instance.to_json())
+                account.client_token_instance_encrypted = row.client_token_instance_encrypted
+            row.oauth_status = account.oauth_status = status[:200]
+
+    def _decrypt(self, token: str, what: str) -> str:
+        return self._secrets().decrypt(token, what=what)
