@@ -12,7 +12,7 @@ import click
 from mailpoll.app import App
 from mailpoll.cli import output
 from mailpoll.cli.account_options import account_options, given_values
-from mailpoll.cli.configtest import test_command
+from mailpoll.cli.configtest import authenticate_command, test_command
 from mailpoll.cli.views import account_view, history_lines
 from shared.accounts import audit
 from shared.accounts.service import Outcome
@@ -212,3 +212,4 @@ def _report(outcome: Outcome) -> None:
 
 
 group.add_command(test_command)
+group.add_command(authenticate_command)

@@ -1,19 +1,22 @@
-"""`mailpoll accounts test`: the seed's Test Configuration button."""
+"""`mailpoll accounts test` (the seed's Test Configuration) and `accounts authenticate`."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from mailpoll.app import App
 from mailpoll.cli import output
-from shared.accounts import form
+from mailpoll.cli.account_options import read_password
+from shared.accounts import audit, form
 from shared.clock import utcnow
 from shared.db.models import Account
 from shared.errors import ConfigError
 from shared.keystore import default_keystore
+from shared.oauth import TokenInstance
 from workers.configtest import run_config_test
 from workers.credentials import CredentialSource
 
@@ -85,3 +88,40 @@ def _from_file(app: App, file: Any) -> tuple[Account, str | None]:
         modified_at=now,
     )  # fmt: skip
     return account, password
+
+
+@click.command("authenticate")
+@click.argument("name")
+@click.option(
+    "--refresh-token-stdin", "from_stdin", is_flag=True, required=True,
+    help="read the refresh token the provider issued (its consent flow) from standard input",
+)  # fmt: skip
+@click.pass_obj
+def authenticate_command(app: App, name: str, from_stdin: bool) -> None:
+    """Give an oauth2 account its refresh token, and check it by fetching an access token.
+
+    The token is stored encrypted; access tokens are refreshed from it when they run out.
+    """
+    del from_stdin  # the only way in: tokens never go on a command line
+    refresh_token = read_password().strip()
+    with app.accounts() as service:
+        account = service.get(name)
+    if account.auth_type != "oauth2":
+        raise ConfigError("auth_type", f"{name} uses {account.auth_type}, not oauth2")
+    source = CredentialSource(
+        database=app.database, secrets=lambda: app.secrets,
+        keystore=default_keystore(app.settings.effective_keystore_dir),
+    )  # fmt: skip
+    had_token = bool(account.client_token_instance_encrypted)
+    fresh = source.refresh(account, TokenInstance(refresh_token=refresh_token))
+    with app.database.session() as session:
+        audit.record(
+            session, kind="account", name=name, action="authenticated", actor=app.actor,
+            at=utcnow(), changes={"client_token_instance": [_held(had_token), "(changed)"]},
+        )  # fmt: skip
+    until = datetime.fromtimestamp(fresh.expires_at or 0, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    click.echo(f"authenticated: {name} (access token valid until {until})")
+
+
+def _held(held: bool) -> str:
+    return "(held)" if held else "(none)"

@@ -51,8 +51,11 @@ class Pipeline:
 
     def __post_init__(self) -> None:
         self.box = SecretBox(new_key())
+        self.credentials = CredentialSource(
+            database=self.database, secrets=lambda: self.box, keystore=EnvironmentKeystore()
+        )
 
-    def add_account(self, user: str, password: str, **fields: Any) -> Account:
+    def add_account(self, user: str, password: str | None, **fields: Any) -> Account:
         given: dict[str, Any] = {
             "name": user.replace(".", "_"),
             "type": "inbound",
@@ -83,11 +86,7 @@ class Pipeline:
             redis=self.redis,
             store=MessageStore(self.upload_dir),
             publish=self.publish,
-            open_mailbox=opener(
-                CredentialSource(
-                    database=self.database, secrets=lambda: self.box, keystore=EnvironmentKeystore()
-                )
-            ),
+            open_mailbox=opener(self.credentials),
             clock=self.clock,
             enqueue_next=self.enqueued.append,
             postpone=lambda account_id, until: self.postponed.append((account_id, until)),
