@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import ipaddress
@@ -87,6 +88,18 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def auth_XOAUTH2(self, smtp: SMTP, args: list[str]) -> AuthResult:
+        """SASL XOAUTH2 with the initial response: `user=U^Aauth=Bearer T^A^A`, base64."""
+        try:
+            fields = base64.b64decode(args[1]).decode().split("\x01")
+            user = fields[0].removeprefix("user=")
+            token = fields[1].removeprefix("auth=Bearer ")
+        except (IndexError, ValueError):
+            return AuthResult(success=False, handled=False)
+        self.server.auth_attempts.append(("XOAUTH2", user))
+        ok = self.server.bearer_tokens.get(user) == token
+        return AuthResult(success=ok, handled=False, auth_data=user if ok else None)
+
     async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
         login = session.auth_data if isinstance(session.auth_data, str) else None
         # session.ssl tells of STARTTLS; the transport tells of TLS from the first byte.
@@ -133,6 +146,7 @@ class SmtpServer:
         self.auth_attempts: list[tuple[str, str]] = []  # (mechanism, login)
         self.rcpt_answers: dict[str, str] = {}
         self.refuse_auth = False
+        self.bearer_tokens: dict[str, str] = {}  # user -> the access token XOAUTH2 accepts
         self.auth = auth
         cert_file, key_file = self_signed(self.root, cert_name)
         self.ca_file = cert_file

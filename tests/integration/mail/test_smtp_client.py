@@ -304,3 +304,16 @@ def test_without_debug_nothing_is_traced(
     server = smtp_server()
     send(endpoint(server.port), None, build_message(outgoing()), account="out")
     assert wire_lines(caplog) == []
+
+
+def test_xoauth2_login(smtp_server: StartServer) -> None:
+    server = smtp_server(starttls=True, auth=("mailer", "s3cret"))
+    server.bearer_tokens["mailer@example.com"] = "access-token-1"
+    credentials = Credentials("mailer@example.com", "access-token-1", "xoauth2")
+    send(server_endpoint(server, "starttls"), credentials, build_message(outgoing("a@example.com")),
+         account="relay")  # fmt: skip
+    assert server.received[0].login == "mailer@example.com"
+    wrong = Credentials("mailer@example.com", "expired", "xoauth2")
+    message = build_message(outgoing("a@example.com"))
+    with pytest.raises(AuthenticationError):
+        send(server_endpoint(server, "starttls"), wrong, message, account="relay")
