@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,3 +99,16 @@ class Pipeline:
 
     def events(self) -> list[dict[str, Any]]:
         return list(self.published)
+
+
+@contextlib.contextmanager
+def running_pipeline(dovecot: DovecotServer, redis_url: str, tmp_path: Path) -> Iterator[Pipeline]:
+    """A pipeline on a fresh SQLite database in `tmp_path`, closed afterwards."""
+    database = Database(f"sqlite:///{tmp_path / 'mailpoll.db'}")
+    database.upgrade()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        yield Pipeline(dovecot, database, client, tmp_path / "uploads")
+    finally:
+        client.close()
+        database.dispose()

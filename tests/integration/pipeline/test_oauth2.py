@@ -8,16 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from mailpoll.cli.main import main
 from shared import oauth
-from shared.db.database import Database
 from shared.db.models import Account
 from tests.support import corpus
 from tests.support.dovecot import DovecotServer
 from tests.support.oauth_server import OAuthServer
-from tests.support.pipeline import Pipeline
+from tests.support.pipeline import Pipeline, running_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +42,8 @@ def oauth_dovecot(provider: OAuthServer) -> Iterator[DovecotServer]:
 
 @pytest.fixture
 def pipeline(oauth_dovecot: DovecotServer, redis_url: str, tmp_path: Path) -> Iterator[Pipeline]:
-    database = Database(f"sqlite:///{tmp_path / 'mailpoll.db'}")
-    database.upgrade()
-    client = redis.Redis.from_url(redis_url)
-    yield Pipeline(oauth_dovecot, database, client, tmp_path / "uploads")
-    client.close()
-    database.dispose()
+    with running_pipeline(oauth_dovecot, redis_url, tmp_path) as running:
+        yield running
 
 
 def oauth_account(pipeline: Pipeline, provider: OAuthServer, user: str, **fields: Any) -> Account:

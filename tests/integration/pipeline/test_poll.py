@@ -13,12 +13,11 @@ import redis
 
 from shared import keys
 from shared.db import ledger
-from shared.db.database import Database
 from shared.errors import PublishError
 from shared.lock import AccountLock
 from tests.support import corpus
 from tests.support.dovecot import DovecotServer
-from tests.support.pipeline import Pipeline
+from tests.support.pipeline import Pipeline, running_pipeline
 from workers.housekeeping import run_housekeeping
 from workers.poll import poll_account
 
@@ -27,12 +26,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def pipeline(dovecot: DovecotServer, redis_url: str, tmp_path: Path) -> Iterator[Pipeline]:
-    database = Database(f"sqlite:///{tmp_path / 'mailpoll.db'}")
-    database.upgrade()
-    client = redis.Redis.from_url(redis_url)
-    yield Pipeline(dovecot, database, client, tmp_path / "uploads")
-    client.close()
-    database.dispose()
+    with running_pipeline(dovecot, redis_url, tmp_path) as running:
+        yield running
 
 
 def sha(raw: bytes) -> str:
