@@ -81,6 +81,7 @@ class Intake:
     fence: int
     alive: Callable[[], bool]
     tally: Tally = field(default_factory=Tally)
+    careful: bool = False  # fetch one message at a time (see workers.poll._fetch)
 
     def take(
         self,

@@ -19,9 +19,23 @@ from shared.clock import Clock
 from shared.db import ledger
 from shared.db.database import Database
 from shared.db.models import Account
-from shared.errors import MailpollError
+from shared.errors import (
+    AuthenticationError,
+    ConfigError,
+    ConnectError,
+    FolderError,
+    LockLostError,
+    MailpollError,
+    MessageError,
+    PublishError,
+    SecretError,
+    ServerBusyError,
+    ServerTimeoutError,
+    StoreError,
+    TLSError,
+)
 from shared.lock import AccountLock, LockRenewer
-from shared.mail.client import INBOX, MailboxClient, MessageRef
+from shared.mail.client import INBOX, MailboxClient, MessageRef, Rejected, RemoteMessage
 from shared.properties import Properties
 from shared.store import MessageStore
 from workers import actions, failures
@@ -29,6 +43,14 @@ from workers.intake import Filters, Intake, Tally
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_BATCH = 100
+# After this many failed polls in a row, messages are fetched one at a time, and one whose
+# fetch fails for itself (not the network) goes to the dead-letter list: it cannot block the
+# account for ever.
+CAREFUL_AFTER_FAILURES = 3
+_NOT_THE_MESSAGE = (
+    ConnectError, ServerTimeoutError, ServerBusyError, AuthenticationError, TLSError,
+    LockLostError, PublishError, StoreError, FolderError, ConfigError, SecretError,
+)  # fmt: skip
 CHUNK_BYTES = 32 * 1024 * 1024
 
 
@@ -110,9 +132,13 @@ def _poll_locked(
 ) -> None:
     properties = Properties.of(account.properties, "inbound")
     deadline = time.monotonic() + properties.poll_budget_seconds
+    assert account.id is not None
+    with deps.database.session() as session:
+        failures_so_far = ledger.status_of(session, account.id).consecutive_failures
     intake = Intake(
-        account, deps.database, deps.store, deps.publish, deps.clock, fence, alive, tally
-    )
+        account, deps.database, deps.store, deps.publish, deps.clock, fence, alive, tally,
+        careful=failures_so_far >= CAREFUL_AFTER_FAILURES,
+    )  # fmt: skip
     with deps.open_mailbox(account) as client:
         tally.acted += actions.run_due(account, client, deps.database, deps.clock)
         if account.protocol == "pop3":
@@ -154,7 +180,7 @@ def _take_imap(
     filters = Filters.of(account, intake.clock())
     for chunk in _chunks(refs, properties, deadline, intake):
         intake.take(
-            client.fetch(chunk), folder=folder, uidvalidity=info.uidvalidity,
+            _fetch(client, chunk, intake.careful), folder=folder, uidvalidity=info.uidvalidity,
             last_uid=max(r.uid or 0 for r in chunk), filters=filters, known_hashes=known,
             rescan_before_uid=rescan_before,
         )  # fmt: skip
@@ -203,8 +229,9 @@ def _take_pop3(
     filters = Filters.of(account, intake.clock())
     for chunk in _chunks(refs, properties, deadline, intake):
         intake.take(
-            client.fetch(chunk), folder=INBOX, uidvalidity=None, last_uid=0, filters=filters
-        )
+            _fetch(client, chunk, intake.careful), folder=INBOX, uidvalidity=None, last_uid=0,
+            filters=filters,
+        )  # fmt: skip
     with intake.database.session() as session:
         ledger.forget_replayed_uidls(session, account.id)
 
@@ -242,3 +269,20 @@ def _chunks(
         size += ref.size or 0
     if chunk:
         yield chunk
+
+
+def _fetch(
+    client: MailboxClient, refs: list[MessageRef], careful: bool
+) -> Iterator[RemoteMessage | Rejected]:
+    """The chunk's messages; when careful, one FETCH each, and a message whose own fetch fails
+    comes out rejected (to the dead-letter list) instead of failing the poll again."""
+    if not careful:
+        yield from client.fetch(refs)
+        return
+    for ref in refs:
+        try:
+            yield from list(client.fetch([ref]))
+        except _NOT_THE_MESSAGE:
+            raise
+        except MailpollError as error:
+            yield Rejected(ref, MessageError(f"{ref}: fails every time: {error}"))

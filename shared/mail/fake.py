@@ -49,6 +49,7 @@ class FakeMailbox(Closing):
         self.folders_: dict[str, FakeFolder] = {INBOX: FakeFolder()}
         self.actions: list[tuple[str, ...]] = []
         self.fail_with: MailpollError | None = None
+        self.broken_uids: dict[int, MailpollError] = {}  # FETCH of these always fails
         self.closed = False
         self._pending_deletes: list[tuple[FakeFolder, int]] = []  # POP3: applied at close()
 
@@ -132,6 +133,8 @@ class FakeMailbox(Closing):
     def fetch(self, refs: Sequence[MessageRef]) -> Iterator[RemoteMessage | Rejected]:
         self._call("fetch", *(str(ref) for ref in refs))
         for box, uid in list(self._messages(refs)):
+            if uid in self.broken_uids:
+                raise self.broken_uids[uid]
             message = box.messages[uid]
             folder = next(name for name, b in self.folders_.items() if b is box)
             ref = self._ref(folder, box, message)
