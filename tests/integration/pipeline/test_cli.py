@@ -6,7 +6,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from mailpoll.cli.main import main
 from tests.support import corpus
 from tests.support.dovecot import DovecotServer
-from tests.support.processes import environment
+from tests.support.processes import environment, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +51,11 @@ def test_poll_status_tail_and_dead_letters(
         env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        time.sleep(1.5)  # the tail binds its queue before anything is published
+        bindings = Path(cli_env["MAILPOLL_DATA_DIR"]) / "events" / "control"
+        wait_until(
+            lambda: "mailpoll.tail." in "".join(p.read_text() for p in bindings.glob("*")),
+            20, "the tail to bind its queue",
+        )  # fmt: skip
         assert main(["poll", "box"]) == 0
         out = capsys.readouterr().out
         assert "announced: 1" in out
