@@ -221,3 +221,39 @@ def test_a_failing_account_is_reported_by_mail_through_the_outbound_account(
     report = message_from_bytes(server.received[0].raw)
     assert report["Subject"] == "mailpoll: account broken is failing"
     assert server.received[0].rcpt_tos == ["ops@example.com"]
+
+
+def test_send_no_wait_queues_the_mail_for_a_worker(
+    outbound: Outbound,
+    server: SmtpServer,
+    tmp_path: Path,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("MAILPOLL_EVENTS_URL", raising=False)
+    monkeypatch.setenv("MAILPOLL_REDIS_URL", redis_url)
+    monkeypatch.setenv("MAILPOLL_DATABASE_URL", outbound.database.url)
+    monkeypatch.setenv("MAILPOLL_SECRET_KEY", outbound.key)
+    monkeypatch.setenv("MAILPOLL_DATA_DIR", str(tmp_path / "data"))
+    outbound.add(server)
+    attachment = tmp_path / "notes.txt"
+    attachment.write_text("queued attachment\n")
+    argv = ["send", "--to", "bob@example.com", "--subject", "Later", "--body", "Hi",
+            "--attach", str(attachment), "--no-wait"]  # fmt: skip
+
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("queued: job ")
+    assert server.received == []
+
+    runtime = Runtime(App(Settings()), allow_embedded=False)
+    worker = runtime.worker(threads=1)
+    worker.start()
+    try:
+        wait_until(lambda: len(server.received) == 1, 15, "the queued mail")
+    finally:
+        worker.stop()
+        runtime.close()
+    message = message_from_bytes(server.received[0].raw)
+    assert message["Subject"] == "Later"
+    assert [p.get_filename() for p in message.walk() if p.get_filename()] == ["notes.txt"]
