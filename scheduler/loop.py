@@ -64,5 +64,7 @@ class Scheduler:
                 self.tick()
             except MailpollError as error:
                 log.warning("scheduler tick failed: %s", error)
+            except Exception:  # a database outage, a bug: log it and tick again, never die
+                log.exception("scheduler tick failed unexpectedly")
             stop.wait(period)
         log.info("scheduler stopped")

@@ -174,3 +174,23 @@ def test_housekeeping_is_enqueued_by_one_replica_per_period(
         for scheduler in schedulers:
             scheduler.tick()
     assert runs == ["one"]
+
+
+def test_the_scheduler_survives_a_failing_tick(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    import threading
+
+    scheduler, _ = make(database, redis_client, Clock())
+    calls: list[int] = []
+
+    def broken_tick() -> list[int]:
+        calls.append(1)
+        if len(calls) >= 3:
+            stop.set()
+        raise RuntimeError("database went away")
+
+    scheduler.tick = broken_tick  # type: ignore[method-assign]
+    stop = threading.Event()
+    scheduler.run(stop, period=0.01)
+    assert len(calls) == 3
