@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
 from pydantic import ValidationError
 
+from mailpoll import logs
 from mailpoll.app import App
 from mailpoll.cli import (
     accounts,
@@ -42,13 +42,7 @@ def cli(ctx: click.Context) -> None:
         first = error.errors()[0]
         name = "MAILPOLL_" + str(first["loc"][0]).upper() if first["loc"] else "MAILPOLL_*"
         raise ConfigError(name, f"{first['msg']} (got {first.get('input')!r})") from None
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for chatty in ("alembic", "imapclient"):  # their INFO lines say nothing a user needs
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
+    logs.configure(settings)
     ctx.obj = App(settings)
 
 

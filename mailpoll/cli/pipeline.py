@@ -11,8 +11,10 @@ from typing import Any
 
 import click
 
+from mailpoll import logs
 from mailpoll.app import App
 from mailpoll.runtime import Runtime
+from shared.settings import Settings
 from workers.poll import poll_account
 
 log = logging.getLogger(__name__)
@@ -72,10 +74,10 @@ def worker_command(app: App, processes: int, threads: int) -> None:
 
 
 def _child(threads: int) -> None:
-    from mailpoll.app import App
-    from shared.settings import Settings
-
-    _work(App(Settings()), threads)
+    """A worker process of `--processes N`: a fresh interpreter, configured like the parent."""
+    settings = Settings()
+    logs.configure(settings)
+    _work(App(settings), threads)
 
 
 def _work(app: App, threads: int) -> None:
