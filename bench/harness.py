@@ -7,6 +7,7 @@ same), its own data dir and database, and an emptied Redis.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,6 +78,8 @@ class Run:
             secret_key=self.key,
             data_dir=str(self.data_dir),
             log_level="INFO",
+            # The worker's parse pool, as the operator would set it (default: inline).
+            parse_processes=os.environ.get("MAILPOLL_PARSE_PROCESSES", "0"),
         )
         self.database = Database(self.database_url)
         self.database.upgrade()

@@ -18,6 +18,7 @@ from shared import eventbus, events, jobs
 from shared.clock import utcnow
 from shared.errors import ConfigError
 from shared.keystore import default_keystore
+from shared.mail.parsing import Parser, make_parser
 from shared.schedule import Schedule
 from shared.settings import Settings
 from shared.store import MessageStore
@@ -87,7 +88,12 @@ class Runtime:
             postpone=self.schedule.postpone,
             lock_ttl=self.app.settings.lock_ttl_seconds,
             notify=self.report,
+            parser=self.parser,
         )
+
+    @cached_property
+    def parser(self) -> Parser:
+        return make_parser(self.app.settings.parse_processes)
 
     @cached_property
     def credentials(self) -> CredentialSource:
@@ -141,6 +147,8 @@ class Runtime:
                 self._on_published(events.routing_key(event), event)
 
     def close(self) -> None:
+        if "parser" in self.__dict__:
+            self.parser.close()
         if "publisher" in self.__dict__:
             self.publisher.close()
         self.backend.broker.close()

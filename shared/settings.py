@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # How long a killed worker's account lock outlives it; renewed every third of it.
     lock_ttl_seconds: float = Field(default=60.0, ge=3.0)
+    # Processes that parse messages beside each worker process (0: parse in the poll's thread).
+    parse_processes: int = Field(default=0, ge=0, le=64)
 
     @property
     def effective_database_url(self) -> str:

@@ -25,6 +25,7 @@ from shared.db.models import Account, DeadLetter, IgnoredMessage, ReceivedMessag
 from shared.errors import LockLostError
 from shared.mail.client import MessageRef, Rejected, RemoteMessage
 from shared.mail.parse import MessageMetadata, parse_metadata
+from shared.mail.parsing import InlineParser, Parser
 from shared.store import MessageStore
 from workers import actions
 
@@ -82,6 +83,7 @@ class Intake:
     alive: Callable[[], bool]
     tally: Tally = field(default_factory=Tally)
     careful: bool = False  # fetch one message at a time (see workers.poll._fetch)
+    parser: Parser = field(default_factory=InlineParser)
 
     def take(
         self,
@@ -99,7 +101,7 @@ class Intake:
         rows: list[ReceivedMessage] = []
         outgoing: list[dict[str, Any]] = []
         ignored: list[IgnoredMessage] = []
-        pending: list[tuple[RemoteMessage, MessageMetadata]] = []
+        pending: list[tuple[RemoteMessage, MessageMetadata | None]] = []
         for item in items:
             if isinstance(item, Rejected):
                 last_uid = max(last_uid, item.ref.uid or 0)
@@ -107,9 +109,10 @@ class Intake:
                 continue
             last_uid = max(last_uid, item.uid or 0)
             received = item.internal_date
-            metadata = parse_metadata(item.raw)
-            if item.uid is None and metadata.date is not None:  # POP3: the Date header
-                received = datetime.fromisoformat(metadata.date)
+            metadata = None
+            if item.uid is None and filters.not_before is not None:  # POP3: the Date header
+                metadata = parse_metadata(item.raw)
+                received = datetime.fromisoformat(metadata.date) if metadata.date else None
             reason = filters.reason_to_skip(received)
             if reason is not None:
                 self.tally.ignored += 1
@@ -151,20 +154,25 @@ class Intake:
         return self.account.id
 
     def _store(
-        self, pending: list[tuple[RemoteMessage, MessageMetadata]], now: datetime
+        self, pending: list[tuple[RemoteMessage, MessageMetadata | None]], now: datetime
     ) -> Iterator[tuple[ReceivedMessage, dict[str, Any]]]:
-        """Write the chunk's files durably (all at once), then make each one's row and event."""
+        """Parse the chunk (maybe in other processes) while its files are written durably;
+        then make each message's row and event."""
+        unparsed = [item.raw for item, metadata in pending if metadata is None]
+        result = self.parser.submit(unparsed)
         ids = [self._event_id(item) for item, _ in pending]
         paths = [
-            self.store.path_for(now.date(), item.folder, id_)
-            for (item, _), id_ in zip(pending, ids, strict=True)
+            self.store.path_for(now.date(), item.folder, event_id)
+            for (item, _), event_id in zip(pending, ids, strict=True)
         ]
         saved = self.store.save_many(
             [(path, item.raw) for (item, _), path in zip(pending, paths, strict=True)]
         )
-        for (item, metadata), event_id, relative, (sha256, size) in zip(
+        fresh = iter(result())
+        for (item, known), event_id, relative, (sha256, size) in zip(
             pending, ids, paths, saved, strict=True
         ):
+            metadata = known if known is not None else next(fresh)
             event = events.build_received_event(
                 id=event_id,
                 account=self.account.name,

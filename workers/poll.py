@@ -10,7 +10,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 
@@ -36,6 +36,7 @@ from shared.errors import (
 )
 from shared.lock import AccountLock, LockRenewer
 from shared.mail.client import INBOX, MailboxClient, MessageRef, Rejected, RemoteMessage
+from shared.mail.parsing import InlineParser, Parser
 from shared.properties import Properties
 from shared.store import MessageStore
 from workers import actions, failures
@@ -69,6 +70,7 @@ class PollDeps:
     lock_ttl: float = 60.0
     # Tells the error-reporting address (subject, body); see workers.failures.
     notify: Callable[[str, str], None] = lambda subject, body: None
+    parser: Parser = field(default_factory=InlineParser)
 
 
 @dataclass
@@ -137,7 +139,7 @@ def _poll_locked(
         failures_so_far = ledger.status_of(session, account.id).consecutive_failures
     intake = Intake(
         account, deps.database, deps.store, deps.publish, deps.clock, fence, alive, tally,
-        careful=failures_so_far >= CAREFUL_AFTER_FAILURES,
+        careful=failures_so_far >= CAREFUL_AFTER_FAILURES, parser=deps.parser,
     )  # fmt: skip
     with deps.open_mailbox(account) as client:
         tally.acted += actions.run_due(account, client, deps.database, deps.clock)

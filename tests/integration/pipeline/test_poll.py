@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -15,6 +16,7 @@ from shared import keys
 from shared.db import ledger
 from shared.errors import PublishError
 from shared.lock import AccountLock
+from shared.mail.parsing import PoolParser
 from tests.support import corpus
 from tests.support.dovecot import DovecotServer
 from tests.support.pipeline import Pipeline, running_pipeline
@@ -389,3 +391,29 @@ def test_a_poll_without_redis_fails_with_a_trace_and_touches_nothing(
     with pipeline.database.session() as session:
         assert ledger.status_of(session, account.id).consecutive_failures == 1
     down.close()
+
+
+def test_parsing_in_a_process_pool_gives_the_same_events(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    for raw in corpus.real_world():
+        dovecot.append(user, raw)
+    inline = pipeline.add_account(user, password, name="inline")
+    pooled = pipeline.add_account(user, password, name="pooled")
+    assert inline.id is not None
+    assert pooled.id is not None
+    parser = PoolParser(2)
+    try:
+        poll_account(inline.id, pipeline.deps())
+        poll_account(pooled.id, dataclasses.replace(pipeline.deps(), parser=parser))
+    finally:
+        parser.close()
+
+    def metadata(account: str) -> list[dict[str, Any]]:
+        keep = ("subject", "from", "to", "cc", "date", "attachments", "parse_error", "sha256")
+        data = [e["data"] for e in pipeline.events() if e["data"]["account"] == account]
+        return [{k: d[k] for k in keep} for d in data]
+
+    assert len(metadata("pooled")) == len(corpus.real_world())
+    assert metadata("pooled") == metadata("inline")
