@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import email
 from email.message import EmailMessage
 from pathlib import Path
 
-STDLIB_MAIL = Path(email.__file__).parent.parent / "test" / "test_email" / "data"
+STDLIB_MAIL = Path(__file__).parents[1] / "data" / "stdlib_email"  # copies: Debian lacks them
 
 
 def plain(subject: str = "Hello", body: str = "Hi there.\r\n", date: str | None = None) -> bytes:
