@@ -12,9 +12,11 @@ from sqlmodel import Session
 
 from shared.accounts.service import AccountService
 from shared.db.database import Database
+from shared.keystore import default_keystore
 from shared.secrets import SecretBox, load_or_create_key
 from shared.settings import Settings
 from shared.system_settings import SystemSettings
+from workers.credentials import CredentialSource
 
 
 class App:
@@ -47,6 +49,15 @@ class App:
             self.settings.secret_key_file, may_create=self.settings.uses_embedded_database
         )
         return SecretBox(key)
+
+    @cached_property
+    def credentials(self) -> CredentialSource:
+        """Credentials found at connect time: passwords, keystore aliases, OAuth2 tokens."""
+        return CredentialSource(
+            database=self.database,
+            secrets=lambda: self.secrets,
+            keystore=default_keystore(self.settings.effective_keystore_dir),
+        )
 
     @contextmanager
     def accounts(self) -> Iterator[AccountService]:

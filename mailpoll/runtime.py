@@ -17,13 +17,11 @@ from scheduler.loop import Scheduler
 from shared import eventbus, events, jobs
 from shared.clock import utcnow
 from shared.errors import ConfigError
-from shared.keystore import default_keystore
 from shared.mail.parsing import Parser, make_parser
 from shared.schedule import Schedule
 from shared.settings import Settings
 from shared.store import MessageStore
 from workers import actors, broker
-from workers.credentials import CredentialSource
 from workers.mailbox import opener
 from workers.poll import PollDeps
 from workers.send import SendDeps, SendRequest, outbound_account
@@ -82,7 +80,7 @@ class Runtime:
             redis=self.backend.redis,
             store=MessageStore(self.upload_dir),
             publish=self._publish,
-            open_mailbox=opener(self.credentials),
+            open_mailbox=opener(self.app.credentials),
             clock=utcnow,
             enqueue_next=self.enqueue_poll,
             postpone=self.schedule.postpone,
@@ -96,19 +94,11 @@ class Runtime:
         return make_parser(self.app.settings.parse_processes)
 
     @cached_property
-    def credentials(self) -> CredentialSource:
-        return CredentialSource(
-            database=self.app.database,
-            secrets=lambda: self.app.secrets,
-            keystore=default_keystore(self.app.settings.effective_keystore_dir),
-        )
-
-    @cached_property
     def send_deps(self) -> SendDeps:
         return SendDeps(
             database=self.app.database,
             settings=self.app.settings,
-            credentials=self.credentials,
+            credentials=self.app.credentials,
             publish=self._publish,
             clock=utcnow,
         )

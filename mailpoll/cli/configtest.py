@@ -15,10 +15,8 @@ from shared.accounts import audit, form
 from shared.clock import utcnow
 from shared.db.models import Account
 from shared.errors import ConfigError
-from shared.keystore import default_keystore
 from shared.oauth import TokenInstance
 from workers.configtest import run_config_test
-from workers.credentials import CredentialSource
 
 
 @click.command("test")
@@ -45,10 +43,7 @@ def test_command(app: App, name: str | None, file: Any, as_json: bool) -> None:
         sender = store.get("system_email_address")
     steps = run_config_test(
         account, password=password, clock=utcnow, sender=sender,
-        credentials=CredentialSource(
-            database=app.database, secrets=lambda: app.secrets,
-            keystore=default_keystore(app.settings.effective_keystore_dir),
-        ),
+        credentials=app.credentials,
     )  # fmt: skip
     passed = all(step.ok for step in steps)
     if as_json:
@@ -108,12 +103,8 @@ def authenticate_command(app: App, name: str, from_stdin: bool) -> None:
         account = service.get(name)
     if account.auth_type != "oauth2":
         raise ConfigError("auth_type", f"{name} uses {account.auth_type}, not oauth2")
-    source = CredentialSource(
-        database=app.database, secrets=lambda: app.secrets,
-        keystore=default_keystore(app.settings.effective_keystore_dir),
-    )  # fmt: skip
     had_token = bool(account.client_token_instance_encrypted)
-    fresh = source.refresh(account, TokenInstance(refresh_token=refresh_token))
+    fresh = app.credentials.refresh(account, TokenInstance(refresh_token=refresh_token))
     with app.database.session() as session:
         audit.record(
             session, kind="account", name=name, action="authenticated", actor=app.actor,
