@@ -13,9 +13,14 @@ if [ "${MAILPOLL_BOOTSTRAP_TEST_SERVERS:-0}" = 1 ]; then
     command -v dovecot >/dev/null 2>&1 || missing="$missing dovecot-imapd dovecot-pop3d"
     command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
     command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
-    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 &&
-        ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+    # PostgreSQL's binaries make a throwaway cluster when no server answers on 5432 (and
+    # the fixture's own test uses them); no system cluster is created or started.
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
         missing="$missing postgresql"
+        if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+            mkdir -p /etc/postgresql-common
+            echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+        fi
     fi
 fi
 if [ -n "$missing" ]; then
@@ -27,7 +32,8 @@ if [ -n "$missing" ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    apt-get install -y -qq --no-install-recommends \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing >/dev/null
 fi
 
 # The virtualenv, reinstalled when pyproject.toml changes.
