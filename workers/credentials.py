@@ -36,12 +36,16 @@ class CredentialSource:
         self._keystore = keystore
         self._clock = clock
 
-    def for_account(self, account: Account, *, password: str | None = None) -> Credentials | None:
-        """`password` stands in for the stored one (Test Configuration of unsaved values)."""
+    def for_account(
+        self, account: Account, *, password: str | None = None, fresh_token: bool = False
+    ) -> Credentials | None:
+        """`password` stands in for the stored one (Test Configuration of unsaved values);
+        `fresh_token` refreshes an OAuth2 access token even if it has not run out (revoked)."""
         if account.auth_type == "none":
             return None
         if account.auth_type == "oauth2":
-            return Credentials(account.login or "", self.access_token(account), "xoauth2")
+            token = self.access_token(account, fresh=fresh_token)
+            return Credentials(account.login or "", token, "xoauth2")
         if password is None and account.password_encrypted:
             password = self._decrypt(account.password_encrypted, f"{account.name}: password")
         return resolve_credentials(
@@ -49,7 +53,7 @@ class CredentialSource:
             account.password_key, self._keystore,
         )  # fmt: skip
 
-    def access_token(self, account: Account) -> str:
+    def access_token(self, account: Account, *, fresh: bool = False) -> str:
         if not account.client_token_instance_encrypted:
             raise AuthenticationError(
                 f"{account.name}: oauth2: no token yet: run `mailpoll accounts authenticate "
@@ -58,12 +62,12 @@ class CredentialSource:
         instance = oauth.TokenInstance.from_json(
             self._decrypt(account.client_token_instance_encrypted, f"{account.name}: token")
         )
-        if instance.usable(self._clock()):
+        if instance.usable(self._clock()) and not fresh:
             assert instance.access_token is not None
             return instance.access_token
-        fresh = self.refresh(account, instance)
-        assert fresh.access_token is not None
-        return fresh.access_token
+        renewed = self.refresh(account, instance)
+        assert renewed.access_token is not None
+        return renewed.access_token
 
     def refresh(self, account: Account, instance: oauth.TokenInstance) -> oauth.TokenInstance:
         """A new access token; the account's status says how it went, for `accounts show`."""

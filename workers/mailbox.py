@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import cast
 
 from shared.db.models import Account
-from shared.mail.client import Encryption, Endpoint, MailboxClient
+from shared.errors import AuthenticationError
+from shared.mail.client import Credentials, Encryption, Endpoint, MailboxClient
 from shared.mail.connect import open_mailbox
 from shared.properties import Properties
 from workers.credentials import CredentialSource
@@ -29,12 +30,24 @@ def opener(credentials: CredentialSource) -> Opener:
     def open_account(account: Account) -> MailboxClient:
         found = credentials.for_account(account)
         assert found is not None  # inbound accounts never have auth_type none
-        return open_mailbox(
-            account.protocol or "imap",
-            endpoint_of(account),
-            found,
-            debug=account.debug,
-            account=account.name,
-        )
+        try:
+            return _open(account, found)
+        except AuthenticationError:
+            if account.auth_type != "oauth2":
+                raise
+        # An access token can be revoked before it runs out: refresh it once and try again.
+        again = credentials.for_account(account, fresh_token=True)
+        assert again is not None
+        return _open(account, again)
 
     return open_account
+
+
+def _open(account: Account, credentials: Credentials) -> MailboxClient:
+    return open_mailbox(
+        account.protocol or "imap",
+        endpoint_of(account),
+        credentials,
+        debug=account.debug,
+        account=account.name,
+    )
