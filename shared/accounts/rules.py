@@ -209,6 +209,8 @@ def check_token_config(text: str) -> tuple[str, str | None]:
     for key in ("client_id", "token_url"):
         if not isinstance(config.get(key), str) or not config[key]:
             raise ConfigError("client_token_config", f"{key!r} is required")
+    if not str(config["token_url"]).startswith(("https://", "http://")):
+        raise ConfigError("client_token_config", "'token_url' must be an http(s) URL")
     secret = config.pop("client_secret", None)
     if secret is not None and not isinstance(secret, str):
         raise ConfigError("client_token_config", "'client_secret' must be a string")

@@ -113,6 +113,9 @@ def test_a_field_that_is_not_available_is_refused(given: dict[str, Any], field: 
          "client_token_config"),
         ({**INBOUND, "auth_type": "oauth2", "client_token_config": '{"client_id": "x"}'},
          "client_token_config"),
+        ({**INBOUND, "auth_type": "oauth2",
+          "client_token_config": '{"client_id": "x", "token_url": "file:///etc/passwd"}'},
+         "client_token_config"),
     ],
 )  # fmt: skip
 def test_fields_required_together_and_impossible_combinations(
