@@ -77,6 +77,7 @@ def _perform(
             raise
         # The UIDs now name other messages: acting on them could touch unannounced mail.
         log.warning("%s: %s of %d message(s) given up: %s", account.name, action, len(rows), error)
+        return
     log.info("%s: %s done for %d message(s)", account.name, action, len(rows))
 
 
@@ -88,16 +89,14 @@ def _advance(
     now: datetime,
 ) -> None:
     """After mark-read, a delete N days later may follow; everything else is finished."""
-    later = action == "mark_read" and account.delete_read_messages
     with database.session() as session:
-        for row in rows:
+        if not (action == "mark_read" and account.delete_read_messages):
+            ledger.mark_actions_done(session, [row.id for row in rows if row.id is not None], now)
+            return
+        for row in rows:  # the delete falls due N days after each message's download
             stored = session.get(ReceivedMessage, row.id)
-            if stored is None:
-                continue
-            if later:
+            if stored is not None:
                 stored.server_action = "delete"
                 stored.server_action_due_at = stored.downloaded_at + timedelta(
                     days=account.delete_after_days or 0
                 )
-            else:
-                stored.server_action_done_at = now

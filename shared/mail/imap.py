@@ -39,7 +39,8 @@ from shared.mail.wire import WireTrace, attach_imapclient
 log = logging.getLogger(__name__)
 
 METADATA_CHUNK = 1000  # UIDs per UID FETCH of INTERNALDATE and RFC822.SIZE: small answers
-_BUSY = ("[UNAVAILABLE]", "[INUSE]", "[LIMIT]", "[SERVERBUG]")
+# Response codes (RFC 5530) that mean "try later"; SERVERBUG is not one: it can be one message.
+_BUSY = ("[UNAVAILABLE]", "[INUSE]", "[LIMIT]")
 
 
 class ImapMailbox(Closing):
