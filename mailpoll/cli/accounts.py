@@ -13,8 +13,7 @@ from mailpoll.app import App
 from mailpoll.cli import output
 from mailpoll.cli.account_options import account_options, given_values
 from mailpoll.cli.configtest import authenticate_command, test_command
-from mailpoll.cli.views import account_view, history_lines
-from shared.accounts import audit
+from mailpoll.cli.views import account_view, print_history
 from shared.accounts.service import Outcome
 from shared.accounts.transfer import export_accounts, import_accounts
 from shared.errors import ConfigError
@@ -128,15 +127,7 @@ def disable(app: App, name: str) -> None:
 @click.pass_obj
 def history(app: App, name: str, as_json: bool) -> None:
     """Who changed the account, when, and each field's old and new value (secrets redacted)."""
-    with app.database.session() as session:
-        entries = audit.history(session, kind="account", name=name)
-    if as_json:
-        output.emit_json([{**e.model_dump(), "changes": json.loads(e.changes)} for e in entries])
-        return
-    if not entries:
-        click.echo(f"no history for {name!r}")
-    for line in history_lines(entries):
-        click.echo(line)
+    print_history(app, kind="account", name=name, as_json=as_json)
 
 
 @group.command("export")

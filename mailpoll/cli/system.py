@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from mailpoll.app import App
 from mailpoll.cli import output
-from mailpoll.cli.views import history_lines
+from mailpoll.cli.views import print_history
 from shared import system_settings
-from shared.accounts import audit
 
 KEYS = ", ".join(system_settings.SPECS)
 
@@ -49,10 +46,4 @@ def set_command(app: App, key: str, value: str) -> None:
 @click.pass_obj
 def history(app: App, key: str, as_json: bool) -> None:
     """Who changed a setting, when, from what to what."""
-    with app.database.session() as session:
-        entries = audit.history(session, kind="setting", name=key)
-    if as_json:
-        output.emit_json([{**e.model_dump(), "changes": json.loads(e.changes)} for e in entries])
-        return
-    for line in history_lines(entries):
-        click.echo(line)
+    print_history(app, kind="setting", name=key, as_json=as_json)

@@ -6,7 +6,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from shared.accounts import form
+import click
+
+from mailpoll.app import App
+from mailpoll.cli import output
+from shared.accounts import audit, form
 from shared.clock import as_utc
 from shared.db.models import Account, AuditEntry
 
@@ -31,6 +35,19 @@ def account_view(account: Account) -> dict[str, Any]:
     view["modified_by"] = account.modified_by
     view["modified_at"] = as_utc(account.modified_at)
     return view
+
+
+def print_history(app: App, *, kind: str, name: str, as_json: bool) -> None:
+    """An account's or a setting's audit history, as lines or as JSON."""
+    with app.database.session() as session:
+        entries = audit.history(session, kind=kind, name=name)
+    if as_json:
+        output.emit_json([{**e.model_dump(), "changes": json.loads(e.changes)} for e in entries])
+        return
+    if not entries:
+        click.echo(f"no history for {name!r}")
+    for line in history_lines(entries):
+        click.echo(line)
 
 
 def history_lines(entries: list[AuditEntry]) -> Iterator[str]:
