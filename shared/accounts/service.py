@@ -93,7 +93,9 @@ class AccountService:
         self._apply_secrets(account, draft)
         changes = audit.diff(before, _columns(account))
         if not changes:
-            self._session.expire(account)
+            # Undo the assignments (which changed nothing) and keep the account readable after
+            # the session closes: expire() would leave it to be loaded from a closed session.
+            self._session.refresh(account)
             return Outcome(account, "unchanged", notes=draft.notes)
         account.modified_by, account.modified_at = self._actor, self._clock()
         self._flush(account)

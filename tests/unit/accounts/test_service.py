@@ -127,3 +127,14 @@ def test_rename(service: AccountService) -> None:
     with pytest.raises(ConfigError, match="exists already"):
         service.update("support", {"name": "other"})
     assert service.update("support", {"name": "helpdesk"}).account.name == "helpdesk"
+
+
+def test_an_unchanged_account_stays_readable_after_the_session_ends(
+    service: AccountService, session: Session
+) -> None:
+    service.add(INBOUND)
+    session.commit()
+    outcome = service.update("support", {"host": "imap.example.com"})
+    session.commit()
+    session.close()
+    assert (outcome.action, outcome.account.name) == ("unchanged", "support")

@@ -253,3 +253,10 @@ def test_every_command_and_option_has_help() -> None:
         return missing
 
     assert walk(cli, "mailpoll") == []
+
+
+def test_an_update_that_changes_nothing_says_unchanged(run: Run) -> None:
+    add_support(run)
+    code, out, err = run("accounts", "update", "support", "--host", "imap.example.com")
+    assert (code, out, err) == (0, "unchanged: support\n", "")
+    assert [h["action"] for h in run.json("accounts", "history", "support")] == ["created"]
