@@ -19,7 +19,7 @@ from mailpoll.cli import (
     status,
     system,
 )
-from mailpoll.cli.output import fail
+from mailpoll.cli.output import database_failure, fail
 from shared.errors import ConfigError, MailpollError, NotFoundError
 from shared.settings import Settings
 
@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(error), EXIT_BAD_INPUT)
     except MailpollError as error:
         return fail(str(error), EXIT_FAILURE)
+    except Exception as error:
+        failure = database_failure(error)
+        if failure is None:
+            raise
+        return fail(*failure)
     return code if isinstance(code, int) else EXIT_OK
 
 

@@ -16,6 +16,24 @@ def fail(message: str, code: int) -> int:
     return code
 
 
+def database_failure(error: Exception) -> tuple[str, int] | None:
+    """A database refusal as (one line, exit code); None if `error` is not from the database.
+
+    The checks before a write should catch every bad value; this is the net under them, so a
+    value that slips through still ends as one line: bad input (2) when the database refused
+    a value, a failure (1) when it could not be reached or answered something else.
+    """
+    from sqlalchemy import exc  # lazily: SQLAlchemy is loaded already if it raised
+
+    if not isinstance(error, exc.SQLAlchemyError):
+        return None
+    cause = error.orig if isinstance(error, exc.DBAPIError) else error
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    if isinstance(error, exc.DataError | exc.IntegrityError):
+        return f"database: refused a value: {reason}", 2
+    return f"database: {reason}", 1
+
+
 def note(message: str) -> None:
     click.echo(f"note: {message}", err=True)
 

@@ -28,6 +28,15 @@ TOKEN_CONFIG_KEYS = frozenset(
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_@-]{0,99}$")
 HOST_PATTERN = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*|[A-Za-z0-9_.-]+)$")
 
+# (least, most, unit) of the whole-number fields. The upper bounds are far beyond any sensible
+# setting, and keep every value inside a PostgreSQL integer column.
+BOUNDS: dict[str, tuple[int, int, str]] = {
+    "polling_interval": (1, 7 * 24 * 3600, "seconds"),  # a week
+    "max_batch": (1, 100_000, "messages"),
+    "ignore_older_than_hours": (1, 100 * 8766, "hours"),  # a hundred years
+    "delete_after_days": (0, 36_500, "days"),  # a hundred years
+}
+
 DEFAULT_PORTS: dict[tuple[str, str], int] = {
     ("imap", "none"): 143,
     ("imap", "starttls"): 143,
@@ -146,10 +155,8 @@ def check_values(values: dict[str, Any]) -> None:
         _required(values, "client_token_config", "auth_type is oauth2")
     if values.get("test_to"):
         check_address("test_to", values["test_to"])
-    _check_minimum(values, "polling_interval", 1)
-    _check_minimum(values, "max_batch", 1)
-    _check_minimum(values, "ignore_older_than_hours", 1)
-    _check_minimum(values, "delete_after_days", 0)
+    for field, (least, most, unit) in BOUNDS.items():
+        _check_bounds(field, values.get(field), least, most, unit)
     if not 1 <= values["port"] <= 65535:
         raise ConfigError("port", f"must be between 1 and 65535 (got {values['port']})")
     values["properties"] = properties.check(values["properties"], values["type"])
@@ -244,7 +251,10 @@ def _required(values: Mapping[str, Any], field: str, when: str) -> None:
         raise ConfigError(field, f"is required when {when}")
 
 
-def _check_minimum(values: Mapping[str, Any], field: str, minimum: int) -> None:
-    value = values.get(field)
-    if value is not None and value < minimum:
-        raise ConfigError(field, f"must be at least {minimum} (got {value})")
+def _check_bounds(field: str, value: int | None, least: int, most: int, unit: str) -> None:
+    if value is None:
+        return
+    if value < least:
+        raise ConfigError(field, f"must be at least {least} (got {value})")
+    if value > most:
+        raise ConfigError(field, f"must be at most {most} {unit} (got {value})")

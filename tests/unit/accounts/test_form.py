@@ -227,3 +227,32 @@ def test_the_oauth_client_secret_is_split_off_for_encryption() -> None:
 
 def test_a_missing_password_is_allowed_but_noted() -> None:
     assert any("password is not set" in note for note in form.build(None, INBOUND).notes)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("polling_interval", 99999999999, "must be at most 604800 seconds (got 99999999999)"),
+        ("polling_interval", 604801, "must be at most 604800 seconds (got 604801)"),
+        ("max_batch", 100001, "must be at most 100000 messages (got 100001)"),
+        ("ignore_older_than_hours", 876601, "must be at most 876600 hours (got 876601)"),
+        ("port", 99999999999, "must be between 1 and 65535 (got 99999999999)"),
+    ],
+)
+def test_whole_numbers_have_documented_upper_bounds(field: str, value: int, message: str) -> None:
+    error = refused({**INBOUND, field: value})
+    assert (error.field, error.message) == (field, message)
+
+
+def test_delete_after_days_is_at_most_a_hundred_years() -> None:
+    error = refused({**INBOUND, "delete_read_messages": True, "delete_after_days": 36501})
+    assert str(error) == "delete_after_days: must be at most 36500 days (got 36501)"
+
+
+def test_the_upper_bounds_themselves_are_taken() -> None:
+    given = {
+        **INBOUND, "polling_interval": 604800, "max_batch": 100000,
+        "ignore_older_than_hours": 876600, "delete_read_messages": True,
+        "delete_after_days": 36500,
+    }  # fmt: skip
+    assert form.build(None, given).values["delete_after_days"] == 36500

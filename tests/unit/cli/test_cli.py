@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 import pytest
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from mailpoll.cli.main import cli, main
 from shared.secrets import new_key
@@ -260,3 +261,41 @@ def test_an_update_that_changes_nothing_says_unchanged(run: Run) -> None:
     code, out, err = run("accounts", "update", "support", "--host", "imap.example.com")
     assert (code, out, err) == (0, "unchanged: support\n", "")
     assert [h["action"] for h in run.json("accounts", "history", "support")] == ["created"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "most"),
+    [
+        ("polling-interval", "99999999999", "604800 seconds"),
+        ("max-batch", "99999999999", "100000 messages"),
+        ("ignore-older-than-hours", "99999999999", "876600 hours"),
+    ],
+)
+def test_huge_numbers_are_refused_with_the_bound(
+    run: Run, field: str, value: str, most: str
+) -> None:
+    add_support(run)
+    code, out, err = run("accounts", "update", "support", f"--{field}", value)
+    name = field.replace("-", "_")
+    assert (code, out, err) == (2, "", f"error: {name}: must be at most {most} (got {value})\n")
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "line"),
+    [
+        (DataError("UPDATE", {}, Exception("integer out of range")), 2,
+         "error: database: refused a value: integer out of range\n"),
+        (IntegrityError("INSERT", {}, Exception("duplicate key\nDETAIL: x")), 2,
+         "error: database: refused a value: duplicate key\n"),
+        (OperationalError("SELECT", {}, Exception("server closed the connection")), 1,
+         "error: database: server closed the connection\n"),
+    ],
+)  # fmt: skip
+def test_a_database_error_that_slips_through_is_one_line(
+    run: Run, monkeypatch: pytest.MonkeyPatch, error: Exception, code: int, line: str
+) -> None:
+    def broken(_: object) -> None:
+        raise error
+
+    monkeypatch.setattr("shared.accounts.service.AccountService.list", broken)
+    assert run("accounts", "list") == (code, "", line)
