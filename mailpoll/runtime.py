@@ -24,7 +24,7 @@ from shared.store import MessageStore
 from workers import actors, broker
 from workers.mailbox import opener
 from workers.poll import PollDeps
-from workers.send import SendDeps, SendRequest, outbound_account
+from workers.send import SendDeps, SendRequest, outbound_account, send_mail
 
 log = logging.getLogger(__name__)
 Published = Callable[[str, dict[str, Any]], None]  # (routing key, event)
@@ -43,9 +43,17 @@ class Runtime:
     """Built once per process; `on_published` lets `mailpoll run` print each event."""
 
     def __init__(
-        self, app: App, *, allow_embedded: bool, on_published: Published | None = None
+        self,
+        app: App,
+        *,
+        allow_embedded: bool,
+        on_published: Published | None = None,
+        send_reports_now: bool = False,
     ) -> None:
+        """`send_reports_now`: this process runs no worker (`mailpoll poll`), so an error
+        report is sent at once instead of queued on a broker that nothing reads."""
         self.app = app
+        self._send_reports_now = send_reports_now
         self.backend = broker.connect(app.settings, allow_embedded=allow_embedded)
         dramatiq.set_broker(self.backend.broker)
         self.schedule = Schedule(self.backend.redis)
@@ -87,7 +95,14 @@ class Runtime:
             lock_ttl=self.app.settings.lock_ttl_seconds,
             notify=self.report,
             parser=self.parser,
+            host_locks=self.host_locks,
         )
+
+    @property
+    def host_locks(self) -> Path | None:
+        """Embedded mode: the lock files that keep other processes on this data dir (a
+        `mailpoll poll` beside `mailpoll run`) off the account a poll holds."""
+        return self.app.settings.data_dir / "locks" if self.backend.embedded else None
 
     @cached_property
     def parser(self) -> Parser:
@@ -113,7 +128,10 @@ class Runtime:
             log.warning("%s (no error-reporting address or outbound account: logged only)", subject)
             return
         request = SendRequest(to=[address], subject=subject, body=body)
-        jobs.enqueue_send(self.backend.broker, request.payload())
+        if self._send_reports_now:
+            send_mail(request, self.send_deps)
+        else:
+            jobs.enqueue_send(self.backend.broker, request.payload())
 
     def enqueue_poll(self, account_id: int) -> None:
         jobs.enqueue_poll(self.backend.broker, account_id)

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 
 from scheduler import plan
+from shared.clock import utcnow
+from shared.db import ledger
 from shared.db.database import Database
 from shared.errors import MailpollError
 from shared.schedule import Schedule
@@ -44,9 +46,12 @@ class Scheduler:
         with self._database.session() as session:
             current = plan.fingerprint(session, self._default_interval)
             if current != self._schedule.fingerprint():
-                intervals = plan.intervals(session, self._default_interval)
-                self._schedule.reconcile(intervals, now, current)
-                log.info("schedule reconciled: %d inbound account(s) enabled", len(intervals))
+                planned = plan.planned(session, self._default_interval)
+                changed = self._schedule.reconcile(planned, now, current)
+                ledger.configuration_changed(session, changed, utcnow())
+                log.info("schedule reconciled: %d inbound account(s) enabled", len(planned))
+                if changed:
+                    log.info("accounts %s changed: due now, their backoff is cleared", changed)
         due = self._schedule.claim_due(now)
         for account_id in due:
             self._enqueue(account_id)

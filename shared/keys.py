@@ -41,6 +41,11 @@ def schedule_intervals() -> str:
     return f"{PREFIX}:schedule:interval"
 
 
+def schedule_versions() -> str:
+    """Hash: account id -> configuration stamp, as last reconciled (a change makes it due)."""
+    return f"{PREFIX}:schedule:version"
+
+
 def schedule_fingerprint() -> str:
     """The configuration fingerprint the schedule was last reconciled with."""
     return f"{PREFIX}:schedule:fingerprint"

@@ -22,12 +22,20 @@ from shared.errors import (
 
 log = logging.getLogger(__name__)
 
-# KEYS: lock, fence. ARGV: token, ttl ms. Returns the new fence, or 0 if someone holds the lock.
-# Taking the lock and counting the fence in one script means no lease ever goes without a fence
-# and two leases never share one.
+# KEYS: lock, fence. ARGV: token, ttl ms, floor. Returns the new fence, or 0 if someone holds
+# the lock. Taking the lock and counting the fence in one script means no lease ever goes without
+# a fence and two leases never share one. `floor` is the highest fence the database has stored:
+# a Redis that lost its data (restart without persistence, fail-over, FLUSHDB, a new embedded
+# one) counts on from there instead of from 1, so its leases are never refused as stale.
 _ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-    return redis.call('INCR', KEYS[2])
+    local fence = redis.call('INCR', KEYS[2])
+    local floor = tonumber(ARGV[3])
+    if fence <= floor then
+        fence = floor + 1
+        redis.call('SET', KEYS[2], fence)
+    end
+    return fence
 end
 return 0
 """
@@ -88,11 +96,15 @@ class AccountLock:
         except redis.RedisError as error:
             raise _translate(error, f"{doing} lock of account {self.account_id}") from error
 
-    def acquire(self) -> bool:
-        """Take the lease if nobody holds it; True with a new `token` and `fence` if taken."""
+    def acquire(self, *, floor: int = 0) -> bool:
+        """Take the lease if nobody holds it; True with a new `token` and `fence` if taken.
+
+        The fence is above `floor`, the highest fence the durable state has seen, so fencing
+        survives the loss of Redis's data.
+        """
         token = secrets.token_hex(16)
         fence = self._run(
-            self._acquire, [self.key, self.fence_key], [token, self._ttl_ms], "cannot take"
+            self._acquire, [self.key, self.fence_key], [token, self._ttl_ms, floor], "cannot take"
         )
         if fence == 0:
             return False

@@ -8,6 +8,7 @@ entries: its work grows with the number of due accounts, not with all accounts.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -27,6 +28,15 @@ return due
 """
 
 
+@dataclass(frozen=True)
+class Planned:
+    """How an enabled inbound account is to be polled: its interval, and a stamp of its
+    configuration that changes whenever an administrator changes the account."""
+
+    interval: int
+    version: str
+
+
 class Schedule:
     """Reads and writes the shared schedule; every Redis failure is a ConnectError."""
 
@@ -42,32 +52,46 @@ class Schedule:
             raise ConnectError(f"redis: cannot claim due polls: {error}") from error
         return [int(i) for i in ids]
 
-    def reconcile(self, intervals: Mapping[int, int], now: float, fingerprint: str) -> None:
-        """Make the schedule hold exactly `intervals` (account id -> seconds).
+    def reconcile(
+        self, planned: Mapping[int, Planned], now: float, fingerprint: str
+    ) -> list[int]:
+        """Make the schedule hold exactly `planned` (account id -> interval and version).
 
-        New accounts are due at once; a changed interval takes effect from now, unless the
-        account is already due sooner; accounts no longer listed are dropped.
+        New accounts are due at once, and so are accounts whose configuration changed (a
+        fix must not wait out the backoff of the error it fixes); a changed default interval
+        takes effect from now, unless the account is already due sooner; accounts no longer
+        listed are dropped. Returns the ids of the accounts whose configuration changed.
         """
         try:
-            stored = self._redis.hgetall(keys.schedule_intervals())
-            known = {int(k): int(v) for k, v in stored.items()}
+            known = self._read_hash(keys.schedule_intervals())
+            versions = self._read_hash(keys.schedule_versions())
             pipe = self._redis.pipeline()
-            gone = [i for i in known if i not in intervals]
+            gone = [i for i in known if i not in planned]
             if gone:
                 pipe.zrem(keys.schedule(), *gone)
                 pipe.hdel(keys.schedule_intervals(), *gone)
-            for account_id, interval in intervals.items():
-                if known.get(account_id) == interval:
-                    continue
-                pipe.hset(keys.schedule_intervals(), str(account_id), interval)
-                if account_id in known:
-                    pipe.zadd(keys.schedule(), {str(account_id): now + interval}, lt=True)
-                else:
+                pipe.hdel(keys.schedule_versions(), *gone)
+            changed = []
+            for account_id, plan in planned.items():
+                reconfigured = account_id in versions and versions[account_id] != plan.version
+                if reconfigured:
+                    changed.append(account_id)
+                    pipe.zadd(keys.schedule(), {str(account_id): now})
+                elif account_id not in known:
                     pipe.zadd(keys.schedule(), {str(account_id): now}, nx=True)
+                elif known[account_id] != str(plan.interval):
+                    pipe.zadd(keys.schedule(), {str(account_id): now + plan.interval}, lt=True)
+                pipe.hset(keys.schedule_intervals(), str(account_id), plan.interval)
+                pipe.hset(keys.schedule_versions(), str(account_id), plan.version)
             pipe.set(keys.schedule_fingerprint(), fingerprint)
             pipe.execute()
         except redis.RedisError as error:
             raise ConnectError(f"redis: cannot update the schedule: {error}") from error
+        return changed
+
+    def _read_hash(self, key: str) -> dict[int, str]:
+        stored: Any = self._redis.hgetall(key)
+        return {int(k): v.decode() if isinstance(v, bytes) else str(v) for k, v in stored.items()}
 
     def fingerprint(self) -> str | None:
         try:

@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,9 @@ _HASH_CHARS = 16
 _ALWAYS_ENCODED = frozenset('%/\\:*?"<>|')
 _NAME = re.compile(r"\A[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}\Z")
 _READ_CHUNK = 1 << 20
+STAGING = ".incoming"
+#: A temp file this old belongs to no save in flight: a killed writer left it.
+STALE_SECONDS = 3600.0
 
 
 def _escape(char: str) -> str:
@@ -132,11 +136,34 @@ class MessageStore:
 
     A file appears under its final name complete or not at all (temp file, fsync, rename,
     fsync of the directory), so a consumer that reads `raw_path` from an event never sees a
-    partial message, and a crash leaves at most an ignorable `.tmp` file behind.
+    partial message. Temp files are written in one staging folder, `.incoming`, so that what
+    a killed writer leaves behind is found there and removed by `remove_stale`.
     """
 
     def __init__(self, upload_dir: str | os.PathLike[str]) -> None:
         self.upload_dir = Path(upload_dir)
+        self.staging = self.upload_dir / STAGING
+
+    def remove_stale(self, older_than: float = STALE_SECONDS) -> int:
+        """Delete temp files older than `older_than` seconds (a crash left them); returns how
+        many. Files younger than that may belong to a save in flight and are kept."""
+        removed = 0
+        limit = time.time() - older_than
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.staging) as entries:
+            for entry in entries:
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.name.endswith(".tmp") and entry.stat().st_mtime < limit:
+                        os.unlink(entry.path)
+                        removed += 1
+        if removed:
+            log.info("removed %d temp file(s) that an interrupted save left in %s", removed,
+                     self.staging)  # fmt: skip
+        return removed
+
+    def _temp_file(self, final: Path) -> tuple[int, str]:
+        """An open temp file for `final`, in the staging folder on the same file system."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=self.staging, prefix=f"{final.name}.", suffix=".tmp")
 
     def path_for(self, day: date, folder: str, name: str) -> str:
         """The relative path a message gets: the same inputs always give the same path.
@@ -171,9 +198,7 @@ class MessageStore:
         chunks: Iterable[bytes] = (data,) if isinstance(data, bytes | bytearray) else data
         try:
             self._make_dirs(final.parent)
-            fd, temp_name = tempfile.mkstemp(
-                dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"
-            )
+            fd, temp_name = self._temp_file(final)
         except OSError as error:
             raise StoreError(f"store: cannot write {relative_path}: {error}") from error
         temp = Path(temp_name)
@@ -208,9 +233,7 @@ class MessageStore:
             for relative_path, data in items:
                 final = self.absolute(relative_path)
                 self._make_dirs(final.parent)
-                fd, temp_name = tempfile.mkstemp(
-                    dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"
-                )
+                fd, temp_name = self._temp_file(final)
                 digest, size = self._write(fd, (data,), sync=False)
                 staged.append((Path(temp_name), final, digest, size))
             directories = {final.parent for _, final, _, _ in staged}

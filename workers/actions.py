@@ -12,14 +12,20 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from shared.clock import Clock
+from sqlmodel import Session
+
+from shared.clock import Clock, utc
 from shared.db import ledger
 from shared.db.database import Database
 from shared.db.models import Account, ReceivedMessage
-from shared.errors import FolderError
+from shared.errors import ConnectError, FolderError, MailpollError, ServerTimeoutError
 from shared.mail.client import MailboxClient, MessageRef
 
 log = logging.getLogger(__name__)
+ACTION_BASE_BACKOFF = timedelta(minutes=1)
+ACTION_MAX_BACKOFF = timedelta(hours=6)
+# The session is gone: the poll fails and the actions stay due, without counting a try.
+_CONNECTION_GONE = (ConnectError, ServerTimeoutError)
 
 
 def plan(account: Account, rows: Sequence[ReceivedMessage], now: datetime) -> None:
@@ -46,19 +52,81 @@ def _delay(account: Account, action: str) -> timedelta:
 
 
 def run_due(account: Account, client: MailboxClient, database: Database, clock: Clock) -> int:
-    """Do every due action of the account on the open session; returns how many were done."""
+    """Do every due action of the account on the open session; returns how many were done.
+
+    An action the server refuses (a missing move folder, say) never stops intake: it is
+    recorded on the messages and on the account's status, and retried later with backoff.
+    Only a lost connection propagates, since nothing more can be done on it.
+    """
     assert account.id is not None
     now = clock()
     with database.session() as session:
-        due = ledger.due_actions(session, account.id, now)
-    done = 0
+        due = _current(account, session, ledger.due_actions(session, account.id, now), now)
+    done, failed = 0, None
     for action in ("mark_read", "move", "delete"):
         rows = [row for row in due if row.server_action == action]
-        if rows:
+        if not rows:
+            continue
+        try:
             _perform(account, client, action, rows)
-            _advance(account, database, rows, action, now)
-            done += len(rows)
+        except _CONNECTION_GONE:
+            raise
+        except MailpollError as error:
+            failed = f"{action} failed: {error}"
+            _retry_later(account, database, rows, failed, now)
+            continue
+        _advance(account, database, rows, action, now)
+        done += len(rows)
+    if due:
+        with database.session() as session:
+            ledger.record_action_outcome(session, account.id, failed, now)
     return done
+
+
+def _current(
+    account: Account, session: Session, due: list[ReceivedMessage], now: datetime
+) -> list[ReceivedMessage]:
+    """The due actions the account's settings still ask for. One queued under settings that
+    changed since (say `move`, and the account is now `leave` or `delete`) is replaced by what
+    the settings ask for now, or finished when they ask for nothing."""
+    current = []
+    for row in due:
+        wanted = _wanted(account, row)
+        if wanted == row.server_action:
+            current.append(row)
+            continue
+        assert row.id is not None
+        due_at = now if wanted is None else utc(row.downloaded_at) + _delay(account, wanted)
+        log.info(
+            "%s: %s of message %s superseded by the account's settings: %s",
+            account.name, row.server_action, row.event_id, wanted or "nothing to do",
+        )  # fmt: skip
+        ledger.replan_action(session, row.id, wanted, due_at)
+        if wanted is not None and utc(due_at) <= now:
+            row.server_action, row.server_action_due_at = wanted, due_at
+            current.append(row)
+    return current
+
+
+def _wanted(account: Account, row: ReceivedMessage) -> str | None:
+    """The action the account's settings ask for a message whose action is pending."""
+    if row.server_action == "delete" and account.delete_read_messages:
+        return "delete"  # the delete N days after a mark-read, or right after download
+    return first_action(account)
+
+
+def _retry_later(
+    account: Account, database: Database, rows: list[ReceivedMessage], error: str, now: datetime
+) -> None:
+    attempts = 1 + max(row.server_action_attempts for row in rows)
+    wait = min(ACTION_MAX_BACKOFF, ACTION_BASE_BACKOFF * 2 ** min(attempts - 1, 16))
+    log.warning(
+        "%s: %s (%d message(s), try %d); intake goes on, next try in %s",
+        account.name, error, len(rows), attempts, wait,
+    )  # fmt: skip
+    with database.session() as session:
+        ids = [row.id for row in rows if row.id is not None]
+        ledger.retry_actions_later(session, ids, error, now + wait)
 
 
 def _perform(

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from shared.db import ledger
-from shared.db.models import Account
+from shared.db.models import Account, AccountStatus
 from shared.errors import AuthenticationError, MailpollError, PermanentError
 
 if TYPE_CHECKING:
@@ -65,21 +65,8 @@ def _record_failure(account: Account, error: MailpollError, deps: PollDeps) -> N
         status.failing_since = status.failing_since or now
         delay = backoff_seconds(error, status.consecutive_failures)
         status.backoff_until = now + timedelta(seconds=delay)
-        due = (
-            status.consecutive_failures >= REPORT_AFTER_FAILURES
-            or kind_of(error) == "authentication"
-        )
-        if due and status.error_reported_at is None:
+        if _report_due(status, error) and _tell(deps, *_failure_report(account, error, status)):
             status.error_reported_at = now
-            _tell(
-                deps,
-                f"mailpoll: account {account.name} is failing",
-                f"Polling {account.name} ({account.host}) failed {status.consecutive_failures} "
-                f"time(s) in a row since {status.failing_since:%Y-%m-%d %H:%M:%S} UTC.\n\n"
-                f"Last error ({kind_of(error)}): {error}\n\n"
-                f"mailpoll retries with backoff and will say when it works again.\n"
-                f"Try: mailpoll accounts test {account.name}\n",
-            )
     log.warning(
         "%s: poll failed (%s, %d in a row), next try in %.0fs: %s",
         account.name, kind_of(error), status.consecutive_failures, delay, error,
@@ -88,6 +75,29 @@ def _record_failure(account: Account, error: MailpollError, deps: PollDeps) -> N
         deps.postpone(account.id, now.timestamp() + delay)
     except MailpollError as postpone_error:
         log.warning("%s: cannot postpone the next poll: %s", account.name, postpone_error)
+
+
+def _report_due(status: AccountStatus, error: MailpollError) -> bool:
+    """Once per failure episode: authentication at once, anything else after a few polls."""
+    if status.error_reported_at is not None:
+        return False
+    return (
+        kind_of(error) == "authentication" or status.consecutive_failures >= REPORT_AFTER_FAILURES
+    )
+
+
+def _failure_report(
+    account: Account, error: MailpollError, status: AccountStatus
+) -> tuple[str, str]:
+    since = status.failing_since
+    return (
+        f"mailpoll: account {account.name} is failing",
+        f"Polling {account.name} ({account.host}) failed {status.consecutive_failures} "
+        f"time(s) in a row since {since:%Y-%m-%d %H:%M:%S} UTC.\n\n"
+        f"Last error ({kind_of(error)}): {error}\n\n"
+        f"mailpoll retries with backoff and will say when it works again.\n"
+        f"Try: mailpoll accounts test {account.name}\n",
+    )
 
 
 def record_success(account: Account, tally: Tally, deps: PollDeps) -> None:
@@ -117,9 +127,12 @@ def record_success(account: Account, tally: Tally, deps: PollDeps) -> None:
         status.oldest_waiting_at = tally.oldest_waiting
 
 
-def _tell(deps: PollDeps, subject: str, body: str) -> None:
-    """Report to the error-reporting address; a report that cannot go out is only logged."""
+def _tell(deps: PollDeps, subject: str, body: str) -> bool:
+    """Report to the error-reporting address; True once it went out (or was handed to a queue
+    that sends it). A report that cannot go out is logged, and tried again next failure."""
     try:
         deps.notify(subject, body)
-    except MailpollError as error:
+    except Exception as error:  # a broker or SMTP outage must not hide the poll's own failure
         log.warning("cannot send the report %r: %s", subject, error)
+        return False
+    return True

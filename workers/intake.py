@@ -95,8 +95,13 @@ class Intake:
         filters: Filters,
         known_hashes: set[str] | None = None,
         rescan_before_uid: int | None = None,
+        server_uidls: frozenset[str] | None = None,
     ) -> list[ReceivedMessage]:
-        """Store, announce and record one chunk; returns its new ledger rows."""
+        """Store, announce and record one chunk; returns its new ledger rows.
+
+        POP3 passes `server_uidls`, every UIDL on the server now: a message whose content was
+        announced under another UIDL is not announced again (see `_not_announced`).
+        """
         now = self.clock()
         rows: list[ReceivedMessage] = []
         outgoing: list[dict[str, Any]] = []
@@ -129,6 +134,9 @@ class Intake:
                 self.tally.repeated += 1  # announced under the folder's previous UIDVALIDITY
                 continue
             pending.append((item, metadata))
+        relabel: list[tuple[int, str]] = []
+        if server_uidls is not None:
+            pending = self._not_announced(pending, server_uidls, relabel, ignored, now)
         for row, event in self._store(pending, now):
             rows.append(row)
             outgoing.append(event)
@@ -141,7 +149,7 @@ class Intake:
             ledger.record_batch(
                 session, account_id=self._id, folder=folder, uidvalidity=uidvalidity,
                 last_uid=last_uid, fence=self.fence, received=rows, ignored=ignored, now=now,
-                rescan_before_uid=_still_rescanning(rescan_before_uid, last_uid),
+                rescan_before_uid=_still_rescanning(rescan_before_uid, last_uid), relabel=relabel,
             )  # fmt: skip
             self._record_dead_letters(session)
         self.tally.announced += len(rows)
@@ -194,6 +202,47 @@ class Intake:
                 downloaded_at=now, published_at=now,
             )  # fmt: skip
             yield row, event
+
+    def _not_announced(
+        self,
+        pending: list[tuple[RemoteMessage, MessageMetadata | None]],
+        server_uidls: frozenset[str],
+        relabel: list[tuple[int, str]],
+        ignored: list[IgnoredMessage],
+        now: datetime,
+    ) -> list[tuple[RemoteMessage, MessageMetadata | None]]:
+        """POP3 messages whose bytes were announced before under another UIDL are left out.
+
+        Servers make new UIDLs when a mailbox is restored or its UIDVALIDITY changes (Cyrus);
+        the same message then keeps its event id. Its ledger row takes the new UIDL when the
+        old one is gone from the server (so a pending delete finds it); while both are there,
+        the new one is only marked as seen.
+        """
+        hashes = {id(item): hashlib.sha256(item.raw).hexdigest() for item, _ in pending}
+        with self.database.session() as session:
+            known = ledger.announced_by_content(session, self._id, set(hashes.values()))
+        fresh = []
+        for item, metadata in pending:
+            match = known.get(hashes[id(item)])
+            if match is None or item.uidl is None:
+                fresh.append((item, metadata))
+                continue
+            row_id, old_uidl = match
+            self.tally.repeated += 1
+            if old_uidl not in server_uidls:
+                relabel.append((row_id, item.uidl))
+                known.pop(hashes[id(item)])
+            else:
+                reason = f"same content as the message announced with UIDL {old_uidl}"
+                ignored.append(
+                    IgnoredMessage(account_id=self._id, uidl=item.uidl, reason=reason, at=now)
+                )
+        if len(fresh) < len(pending):
+            log.info(
+                "%s: %d message(s) came back under new UIDLs: not announced again",
+                self.account.name, len(pending) - len(fresh),
+            )  # fmt: skip
+        return fresh
 
     def _event_id(self, item: RemoteMessage) -> str:
         if item.uid is None:  # POP3: the UIDL is the identity

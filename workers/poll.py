@@ -6,15 +6,14 @@ directly against a real or fake mailbox.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis
 
-from shared import keys
 from shared.clock import Clock
 from shared.db import ledger
 from shared.db.database import Database
@@ -34,13 +33,13 @@ from shared.errors import (
     StoreError,
     TLSError,
 )
-from shared.lock import AccountLock, LockRenewer
 from shared.mail.client import INBOX, MailboxClient, MessageRef, Rejected, RemoteMessage
 from shared.mail.parsing import InlineParser, Parser
 from shared.properties import Properties
 from shared.store import MessageStore
 from workers import actions, failures
 from workers.intake import Filters, Intake, Tally
+from workers.lease import AccountLease
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_BATCH = 100
@@ -53,6 +52,7 @@ _NOT_THE_MESSAGE = (
     LockLostError, PublishError, StoreError, FolderError, ConfigError, SecretError,
 )  # fmt: skip
 CHUNK_BYTES = 32 * 1024 * 1024
+PROGRESS_SECONDS = 5.0  # a long poll says how far it is at least this often
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ class PollDeps:
     # Tells the error-reporting address (subject, body); see workers.failures.
     notify: Callable[[str, str], None] = lambda subject, body: None
     parser: Parser = field(default_factory=InlineParser)
+    # Embedded mode: lock files here keep other processes on the data dir off an account.
+    host_locks: Path | None = None
 
 
 @dataclass
@@ -85,26 +87,28 @@ def poll_account(account_id: int, deps: PollDeps) -> PollResult:
     """Poll once; a failure is recorded on the account (with backoff), never raised."""
     with deps.database.session() as session:
         account = session.get(Account, account_id)
-    if account is None or not account.enabled or account.type != "inbound":
-        return PollResult(str(account_id), "skipped", Tally())
-    lock = AccountLock(deps.redis, account_id, ttl_seconds=deps.lock_ttl)
+        floor = ledger.highest_fence(session, account_id)
+    if account is None or account.type != "inbound":
+        return PollResult(str(account_id), "skipped", Tally(), "no inbound account has this id")
+    if not account.enabled:
+        return PollResult(account.name, "skipped", Tally(), "the account is disabled")
+    lease = AccountLease(
+        deps.redis, account_id, ttl_seconds=deps.lock_ttl, host_locks=deps.host_locks
+    )
     tally = Tally()
     try:
-        taken = lock.acquire() and lock.fence is not None
+        busy = lease.take(floor=floor)
     except MailpollError as error:  # Redis is down: the account is not to blame, but say so
         failures.record_failure(account, error, deps)
         return PollResult(account.name, "failed", tally, str(error))
-    if not taken:
-        with contextlib.suppress(redis.RedisError):
-            deps.redis.incr(keys.lock_contention_count())
-        log.info("%s: another worker is polling it; this poll ends", account.name)
-        return PollResult(account.name, "busy", tally)
-    assert lock.fence is not None
+    if busy is not None:
+        log.info("%s: %s; this poll ends", account.name, busy)
+        return PollResult(account.name, "busy", tally, busy)
     started = time.monotonic()
-    log.info("%s: poll started (lease fence %d)", account.name, lock.fence)
+    log.info("%s: poll started (lease fence %d)", account.name, lease.fence)
     try:
-        with LockRenewer(lock) as renewer:
-            _poll_locked(account, deps, lock.fence, lambda: not renewer.lost, tally)
+        with lease.renewed() as alive:
+            _poll_locked(account, deps, lease.fence, alive, tally)
     except MailpollError as error:
         failures.record_failure(account, error, deps)
         return PollResult(account.name, "failed", tally, str(error))
@@ -113,11 +117,8 @@ def poll_account(account_id: int, deps: PollDeps) -> PollResult:
         failures.record_failure(account, MailpollError(f"unexpected: {error!r}"), deps)
         return PollResult(account.name, "failed", tally, repr(error))
     finally:
-        log.info("%s: poll ended (lease fence %d)", account.name, lock.fence)
-        try:
-            lock.release()
-        except MailpollError as error:  # it expires by itself
-            log.warning("%s: cannot release the lock: %s", account.name, error)
+        log.info("%s: poll ended (lease fence %d)", account.name, lease.fence)
+        lease.release()
     failures.record_success(account, tally, deps)
     log.info(
         "%s: %d announced, %d ignored, %d dead-lettered, %d server actions in %.2fs%s",
@@ -125,8 +126,20 @@ def poll_account(account_id: int, deps: PollDeps) -> PollResult:
         time.monotonic() - started, " (more waiting)" if tally.more_waiting else "",
     )  # fmt: skip
     if tally.more_waiting:
-        deps.enqueue_next(account_id)
+        _continue_soon(account, deps)
     return PollResult(account.name, "polled", tally)
+
+
+def _continue_soon(account: Account, deps: PollDeps) -> None:
+    """Ask for the next batch at once; if the broker is down, the schedule polls it later."""
+    assert account.id is not None
+    try:
+        deps.enqueue_next(account.id)
+    except Exception as error:  # dramatiq and redis raise their own: the poll itself is done
+        log.warning(
+            "%s: cannot ask for the next batch now (%s); the schedule polls it at its interval",
+            account.name, error,
+        )  # fmt: skip
 
 
 def _poll_locked(
@@ -142,7 +155,8 @@ def _poll_locked(
         careful=failures_so_far >= CAREFUL_AFTER_FAILURES, parser=deps.parser,
     )  # fmt: skip
     with deps.open_mailbox(account) as client:
-        tally.acted += actions.run_due(account, client, deps.database, deps.clock)
+        # Intake first: a server action that fails (or one queued before a crash) must never
+        # keep new mail out.
         if account.protocol == "pop3":
             _take_pop3(account, client, intake, properties, deadline)
         else:
@@ -225,14 +239,16 @@ def _take_pop3(
     assert account.id is not None
     with intake.database.session() as session:
         seen = ledger.seen_uidls(session, account.id)
-    new = [r for r in client.list_new(INBOX) if r.uidl not in seen]
+    listed = client.list_new(INBOX)
+    on_server = frozenset(r.uidl for r in listed if r.uidl is not None)
+    new = [r for r in listed if r.uidl not in seen]
     refs = _batch(account, intake, new)
     intake.tally.waiting = len(new) - len(refs)
     filters = Filters.of(account, intake.clock())
     for chunk in _chunks(refs, properties, deadline, intake):
         intake.take(
             _fetch(client, chunk, intake.careful), folder=INBOX, uidvalidity=None, last_uid=0,
-            filters=filters,
+            filters=filters, server_uidls=on_server,
         )  # fmt: skip
     with intake.database.session() as session:
         ledger.forget_replayed_uidls(session, account.id)
@@ -255,14 +271,22 @@ def _chunks(
 ) -> Iterator[list[MessageRef]]:
     """The batch in chunks of at most `fetch_chunk` messages and CHUNK_BYTES (one message may be
     larger, up to `max_message_mb`): what one worker thread holds in memory at once. Stops when
-    the poll's time budget is spent."""
+    the poll's time budget is spent. Logs progress every PROGRESS_SECONDS."""
     chunk: list[MessageRef] = []
     size = 0
+    started = last_said = time.monotonic()
     for index, ref in enumerate(refs):
         if chunk and (len(chunk) >= properties.fetch_chunk or size + (ref.size or 0) > CHUNK_BYTES):
             yield chunk
             chunk, size = [], 0
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now - last_said >= PROGRESS_SECONDS:
+                last_said = now
+                log.info(
+                    "%s: %d of %d message(s) taken in so far (%.0f/s)",
+                    intake.account.name, index, len(refs), index / (now - started),
+                )  # fmt: skip
+            if now > deadline:
                 intake.tally.more_waiting = True
                 intake.tally.waiting += len(refs) - index
                 intake.tally.oldest_waiting = ref.internal_date

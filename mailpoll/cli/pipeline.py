@@ -14,6 +14,8 @@ import click
 from mailpoll import logs
 from mailpoll.app import App
 from mailpoll.runtime import Runtime
+from shared.errors import MailpollError
+from shared.hostlock import HostLock
 from shared.settings import Settings
 from workers.poll import poll_account
 
@@ -102,6 +104,7 @@ def run_command(app: App, threads: int, quiet: bool) -> None:
     def show(routing_key: str, event: dict[str, Any]) -> None:
         click.echo(json.dumps({"routing_key": routing_key, **event}, ensure_ascii=False))
 
+    instance = _one_instance(app)
     runtime = Runtime(app, allow_embedded=True, on_published=None if quiet else show)
     stop = _stop_on_signals()
     worker = runtime.worker(threads=threads)
@@ -125,6 +128,24 @@ def run_command(app: App, threads: int, quiet: bool) -> None:
     thread.join()
     worker.stop(timeout=SHUTDOWN_GRACE_MS)
     runtime.close()
+    if instance is not None:
+        instance.release()
+
+
+def _one_instance(app: App) -> HostLock | None:
+    """With an embedded Redis, one `run` per data dir: a second would poll every account again
+    beside the first (its Redis cannot see the first one's locks). With a Redis server, runs
+    share its locks and may be many."""
+    if app.settings.redis_url:
+        return None
+    instance = HostLock(app.settings.data_dir, "run")
+    if not instance.acquire():
+        raise MailpollError(
+            f"mailpoll is already running on the data dir {app.settings.data_dir.resolve()} "
+            f"(pid {instance.holder()}): stop it first, or share a Redis server "
+            "(MAILPOLL_REDIS_URL) to run several"
+        )
+    return instance
 
 
 @click.command("poll")
@@ -135,7 +156,7 @@ def poll_command(app: App, name: str, as_json: bool) -> None:
     """Poll one account now, in the foreground, and print what it did."""
     with app.accounts() as service:
         account = service.get(name)
-    runtime = Runtime(app, allow_embedded=True)
+    runtime = Runtime(app, allow_embedded=True, send_reports_now=True)
     try:
         assert account.id is not None
         result = poll_account(account.id, runtime.poll_deps)
@@ -151,7 +172,7 @@ def poll_command(app: App, name: str, as_json: bool) -> None:
         "not_repeated": tally.repeated,
         "server_actions": tally.acted,
         "more_waiting": tally.more_waiting,
-        "error": result.error,
+        "error" if result.outcome == "failed" else "reason": result.error,
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -159,5 +180,5 @@ def poll_command(app: App, name: str, as_json: bool) -> None:
         for key, value in summary.items():
             if value not in (None, 0, False) or key in ("outcome", "announced"):
                 click.echo(f"{key}: {value}")
-    if result.outcome == "failed":
+    if result.outcome in ("failed", "skipped"):  # busy: the running poller takes the mail
         raise click.exceptions.Exit(1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -12,6 +12,7 @@ from mailpoll.app import App
 from mailpoll.cli import output
 from shared.clock import as_utc
 from shared.db import ledger
+from shared.db.models import Account, AccountStatus
 from shared.errors import MailpollError
 from shared.schedule import Schedule
 
@@ -23,6 +24,8 @@ def status_command(app: App, as_json: bool) -> None:
     """Last poll, last success, failures in a row, last error, mail waiting, next poll."""
     due = _due_times(app)
     rows: list[dict[str, Any]] = []
+    with app.system_settings() as store:
+        default_interval = int(store.get("default_polling_interval") or 60)
     with app.database.session() as session:
         service = app.account_service(session)
         for account in service.list():
@@ -43,9 +46,10 @@ def status_command(app: App, as_json: bool) -> None:
                     "messages_waiting": status.messages_waiting,
                     "oldest_waiting_at": as_utc(status.oldest_waiting_at),
                     "dead_letters": len(ledger.dead_letters(session, account.id)),
-                    "next_poll_at": None
+                    "next_poll_at": _estimated_next(account, status, default_interval)
                     if next_due is None
                     else datetime.fromtimestamp(next_due, UTC),
+                    "action_error": status.action_error,
                 }
             )
         session.rollback()  # status_of may have added rows: reading changes nothing
@@ -69,6 +73,20 @@ def status_command(app: App, as_json: bool) -> None:
     for row in rows:
         if row["last_error"]:
             click.echo(f"{row['account']}: {row['last_error']}")
+        if row["action_error"]:
+            click.echo(f"{row['account']}: server action: {row['action_error']}")
+
+
+def _estimated_next(account: Account, status: AccountStatus, default: int) -> datetime | None:
+    """Without a Redis server to ask (the embedded one lives in `mailpoll run`), the next poll
+    as the status tells it: after the backoff, else one interval after the last poll."""
+    if not account.enabled:
+        return None
+    backoff = as_utc(status.backoff_until)
+    if backoff is not None:
+        return backoff
+    last = as_utc(status.last_poll_at)
+    return None if last is None else last + timedelta(seconds=account.polling_interval or default)
 
 
 def _due_times(app: App) -> dict[int, float]:

@@ -24,6 +24,13 @@ from shared.errors import LockLostError
 from shared.mail.client import MessageRef
 
 
+def highest_fence(session: Session, account_id: int) -> int:
+    """The highest lease fence any checkpoint of the account was written with: new leases
+    must be above it, even when Redis has lost its counters."""
+    query = select(sa.func.max(FolderState.fence)).where(FolderState.account_id == account_id)
+    return int(session.exec(query).one() or 0)
+
+
 def checkpoint(session: Session, account_id: int, folder: str) -> FolderState | None:
     query = select(FolderState).where(
         FolderState.account_id == account_id, FolderState.folder == folder
@@ -55,6 +62,20 @@ def announced_hashes(
         ReceivedMessage.uidvalidity != uidvalidity,
     )
     return set(session.exec(query))
+
+
+def announced_by_content(
+    session: Session, account_id: int, hashes: set[str]
+) -> dict[str, tuple[int, str | None]]:
+    """SHA-256 -> (ledger row id, UIDL) of the account's POP3 messages with these contents."""
+    if not hashes:
+        return {}
+    query = select(ReceivedMessage.sha256, ReceivedMessage.id, ReceivedMessage.uidl).where(
+        ReceivedMessage.account_id == account_id,
+        col(ReceivedMessage.uidl).is_not(None),
+        col(ReceivedMessage.sha256).in_(hashes),
+    )
+    return {sha256: (row_id, uidl) for sha256, row_id, uidl in session.exec(query) if row_id}
 
 
 def dead_letter_of(session: Session, account_id: int, ref: MessageRef) -> DeadLetter | None:
@@ -112,13 +133,19 @@ def record_batch(
     rescan_before_uid: int | None = None,
     received: Sequence[ReceivedMessage],
     ignored: Iterable[IgnoredMessage] = (),
+    relabel: Sequence[tuple[int, str]] = (),
     now: datetime,
 ) -> None:
     """Add the batch to the ledger and move the checkpoint, in the caller's transaction.
 
     Rows that are there already (a batch repeated after a crash) are kept as they were.
+    `relabel` gives announced POP3 messages the new UIDL the server shows them under.
     """
     _advance(session, account_id, folder, uidvalidity, last_uid, fence, rescan_before_uid, now)
+    for row_id, uidl in relabel:
+        session.execute(
+            sa.update(ReceivedMessage).where(col(ReceivedMessage.id) == row_id).values(uidl=uidl)
+        )
     known = _known_event_ids(session, [row.event_id for row in received])
     session.add_all(row for row in received if row.event_id not in known)
     for skip in ignored:
@@ -193,8 +220,68 @@ def mark_actions_done(session: Session, ids: Sequence[int], now: datetime) -> No
         session.execute(
             sa.update(ReceivedMessage)
             .where(col(ReceivedMessage.id).in_(ids))
-            .values(server_action_done_at=now)
+            .values(server_action_done_at=now, server_action_error=None)
         )
+
+
+def retry_actions_later(session: Session, ids: Sequence[int], error: str, due_at: datetime) -> None:
+    """A server action failed: count the try, keep the error, and try again at `due_at`."""
+    if ids:
+        session.execute(
+            sa.update(ReceivedMessage)
+            .where(col(ReceivedMessage.id).in_(ids))
+            .values(
+                server_action_attempts=col(ReceivedMessage.server_action_attempts) + 1,
+                server_action_error=error[:2000],
+                server_action_due_at=due_at,
+            )
+        )
+
+
+def replan_action(session: Session, row_id: int, action: str | None, due_at: datetime) -> None:
+    """Give a pending action that the account's settings no longer ask for its replacement
+    (None: nothing is left to do; the row is finished)."""
+    values: dict[str, object] = {"server_action_attempts": 0, "server_action_error": None}
+    if action is None:
+        values["server_action_done_at"] = due_at
+    else:
+        values.update(server_action=action, server_action_due_at=due_at)
+    session.execute(
+        sa.update(ReceivedMessage).where(col(ReceivedMessage.id) == row_id).values(**values)
+    )
+
+
+def record_action_outcome(
+    session: Session, account_id: int, error: str | None, now: datetime
+) -> None:
+    """Show a failing server action on the account's status, or clear it once actions work."""
+    status = status_of(session, account_id)
+    if error is None:
+        status.action_error = status.action_failing_since = None
+        return
+    status.action_error = error
+    status.action_failing_since = status.action_failing_since or now
+
+
+def configuration_changed(session: Session, account_ids: Sequence[int], now: datetime) -> None:
+    """Someone changed these accounts: the old backoff is void, and failed server actions are
+    tried again at the next poll, under the new settings."""
+    if not account_ids:
+        return
+    session.execute(
+        sa.update(AccountStatus)
+        .where(col(AccountStatus.account_id).in_(account_ids))
+        .values(backoff_until=None)
+    )
+    session.execute(
+        sa.update(ReceivedMessage)
+        .where(
+            col(ReceivedMessage.account_id).in_(account_ids),
+            col(ReceivedMessage.server_action_done_at).is_(None),
+            col(ReceivedMessage.server_action_attempts) > 0,
+        )
+        .values(server_action_due_at=now)
+    )
 
 
 def status_of(session: Session, account_id: int) -> AccountStatus:

@@ -141,6 +141,9 @@ class ReceivedMessage(SQLModel, table=True):
     server_action: str | None = Field(default=None, max_length=16)
     server_action_due_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     server_action_done_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # Failed tries of the pending action (it is retried with backoff), and the last error.
+    server_action_attempts: int = 0
+    server_action_error: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class IgnoredMessage(SQLModel, table=True):
@@ -172,6 +175,9 @@ class AccountStatus(SQLModel, table=True):
     messages_waiting: int = 0
     oldest_waiting_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     error_reported_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # A server action (mark read, move, delete) that fails; intake goes on meanwhile.
+    action_error: str | None = Field(default=None, sa_type=sa.Text)
+    action_failing_since: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 class DeadLetter(SQLModel, table=True):

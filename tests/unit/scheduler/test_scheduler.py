@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import fakeredis
 import pytest
 
 from scheduler.loop import Scheduler
 from shared.accounts.service import AccountService
+from shared.db import ledger
 from shared.db.database import Database
 from shared.schedule import Schedule
 from shared.secrets import SecretBox, new_key
+from shared.settings import Settings
+from shared.system_settings import SystemSettings
 
 INBOUND = {"type": "inbound", "host": "imap.example.com", "login": "u"}
 
@@ -114,9 +118,45 @@ def test_an_added_account_and_a_changed_interval_take_effect_without_a_restart(
     second = add(database, "second")
     assert scheduler.tick() == [second]
     update(database, "first", polling_interval=10)
-    assert scheduler.tick() == []  # picks up the change: next poll in 10 s, not in 600
+    assert scheduler.tick() == [first]  # a changed account is polled at once...
+    clock.now += 5
+    assert scheduler.tick() == []
+    clock.now += 5
+    assert scheduler.tick() == [first]  # ...then every 10 s, not every 600
+
+
+def test_a_changed_default_interval_takes_effect_from_now(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    clock = Clock()
+    account = add(database, "a")
+    scheduler, _ = make(database, redis_client, clock)
+    assert scheduler.tick() == [account]
+    with database.session() as session:
+        SystemSettings(session, Settings(), actor="t").set("default_polling_interval", "10")
+    assert scheduler.tick() == []  # not a change of the account: no extra poll
     clock.now += 10
-    assert scheduler.tick() == [first]
+    assert scheduler.tick() == [account]
+
+
+def test_a_configuration_change_clears_the_backoff_and_makes_the_account_due_at_once(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    clock = Clock()
+    account = add(database, "a", polling_interval=60)
+    scheduler, _ = make(database, redis_client, clock)
+    assert scheduler.tick() == [account]
+    Schedule(redis_client).postpone(account, clock.now + 900)  # a configuration error's backoff
+    with database.session() as session:
+        ledger.status_of(session, account).backoff_until = datetime.now(UTC) + timedelta(hours=1)
+    clock.now += 60
+    assert scheduler.tick() == []  # still in backoff
+
+    update(database, "a", host="imap.fixed.example.com")
+
+    assert scheduler.tick() == [account]
+    with database.session() as session:
+        assert ledger.status_of(session, account).backoff_until is None
 
 
 def test_backoff_postpones_but_never_advances(
