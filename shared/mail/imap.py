@@ -35,6 +35,7 @@ from shared.mail.client import (
 )
 from shared.mail.tls import network_error, ssl_context
 from shared.mail.wire import WireTrace, attach_imapclient
+from shared.mail.words import server_words
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +104,14 @@ class ImapMailbox(Closing):
         except MailpollError:
             raise
         except LoginError as error:
-            raise AuthenticationError(f"{self._where}: login refused: {error}") from None
+            words = server_words(str(error))
+            raise AuthenticationError(f"{self._where}: login refused: {words}") from None
         except IMAPClientAbortError as error:
             self._broken = True
-            raise ConnectError(f"{self._where}: connection lost during {doing}: {error}") from None
+            words = server_words(str(error))
+            raise ConnectError(f"{self._where}: connection lost during {doing}: {words}") from None
         except IMAPClientError as error:
-            text = str(error)
+            text = server_words(str(error))
             if folder is not None:
                 raise FolderError(f"{self._where}: folder {folder!r}: {text}") from None
             if any(code in text for code in _BUSY):
@@ -281,6 +284,8 @@ class ImapMailbox(Closing):
                 client.logout()
                 return
             except Exception as error:  # the session is over either way
-                log.info("%s: %s: logout failed: %s", self.account, self._where, error)
+                log.info(
+                    "%s: %s: logout failed: %s", self.account, self._where, server_words(str(error))
+                )
         with contextlib.suppress(Exception):
             client.shutdown()

@@ -30,6 +30,7 @@ from shared.mail.client import (
 )
 from shared.mail.tls import network_error, ssl_context
 from shared.mail.wire import TracedPOP3, WireTrace, traced_pop3
+from shared.mail.words import server_words
 from shared.oauth import xoauth2
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,7 @@ class Pop3Mailbox(Closing):
         except MailpollError:
             raise
         except poplib.error_proto as error:
-            raw = error.args[0] if error.args else b""
-            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+            text = server_words(error.args[0] if error.args else b"")
             if "EOF" in text:
                 self._broken = True
                 raise ConnectError(f"{self._where}: connection lost during {doing}") from None

@@ -29,6 +29,7 @@ from shared.errors import (
 from shared.mail.client import Credentials, Endpoint
 from shared.mail.tls import network_error, ssl_context
 from shared.mail.wire import REDACTED, WireTrace
+from shared.mail.words import server_words
 from shared.oauth import xoauth2
 
 log = logging.getLogger(__name__)
@@ -186,10 +187,6 @@ def _answer(where: str, doing: str, code: int, words: str) -> MailpollError:
     return DeliveryRefused(text, code, words)
 
 
-def _words(raw: bytes | str) -> str:
-    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-
-
 @contextlib.contextmanager
 def _errors(where: str, doing: str) -> Iterator[None]:
     """Translate what smtplib, ssl and socket raise while `doing` something."""
@@ -198,21 +195,21 @@ def _errors(where: str, doing: str) -> Iterator[None]:
         yield
     except smtplib.SMTPRecipientsRefused as error:
         answers = error.recipients.items()
-        words = "; ".join(f"{rcpt}: {code} {_words(text)}" for rcpt, (code, text) in answers)
+        words = "; ".join(f"{rcpt}: {code} {server_words(text)}" for rcpt, (code, text) in answers)
         # Retry while any refusal is temporary; only all-permanent refusals are final.
         raise _answer(where, "every recipient", min(c for _, (c, _) in answers), words) from None
     except smtplib.SMTPResponseException as error:
-        raise _answer(where, doing, error.smtp_code, _words(error.smtp_error)) from None
+        raise _answer(where, doing, error.smtp_code, server_words(error.smtp_error)) from None
     except smtplib.SMTPServerDisconnected as error:
         cause = error.__context__
         if isinstance(cause, OSError):  # smtplib hides a time-out as a disconnection
             raise network_error(cause, where, handshake=handshake) from None
-        raise ConnectError(f"{where}: {doing}: {error}") from None
+        raise ConnectError(f"{where}: {doing}: {server_words(str(error))}") from None
     except UnicodeEncodeError:
         raise ConfigError("login", "SMTP AUTH takes ASCII logins and passwords only") from None
     except smtplib.SMTPException as error:  # not supported by the server: no code to go by
         kind = AuthenticationError if doing == "login" else PermanentError
-        raise kind(f"{where}: {doing}: {error}") from None
+        raise kind(f"{where}: {doing}: {server_words(str(error))}") from None
     except OSError as error:
         raise network_error(error, where, handshake=handshake) from None
 
@@ -265,6 +262,6 @@ def send(
             session.quit()  # the mail is delivered: a failing QUIT changes nothing
     finally:
         session.close()
-    answers = {rcpt: (code, _words(text)) for rcpt, (code, text) in refused.items()}
+    answers = {rcpt: (code, server_words(text)) for rcpt, (code, text) in refused.items()}
     log.info("%s: sent %s through %s, refused: %s", account, message["Message-ID"], where, answers)
     return SendResult(str(message["Message-ID"]), answers)

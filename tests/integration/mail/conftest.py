@@ -53,6 +53,17 @@ def silent_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
+def imap_script(answers: dict[str, bytes | None], otherwise: bytes | None) -> Reply:
+    """Answers by IMAP command name (`LOGIN`, ...), else `otherwise`; `{tag}` is the tag."""
+
+    def reply(line: str) -> bytes | None:
+        tag, _, command = line.partition(" ")
+        answer = answers.get(command.partition(" ")[0].upper(), otherwise)
+        return None if answer is None else answer.replace(b"{tag}", tag.encode())
+
+    return reply
+
+
 class ScriptedServer:
     """One connection at a time: sends a greeting, then answers each line through `reply`."""
 

@@ -64,7 +64,9 @@ def test_a_wrong_password_stops_at_login(
     steps = run(imap(dovecot, user), "wrong")
     assert steps["tls"].ok
     assert not steps["login"].ok
-    assert "AUTHENTICATIONFAILED" in steps["login"].detail
+    assert steps["login"].detail.endswith(
+        "login refused: [AUTHENTICATIONFAILED] Authentication failed."
+    )
     assert steps["login"].hint is not None
     assert "password" in steps["login"].hint
     assert "folder" not in steps

@@ -18,10 +18,14 @@ from shared.errors import (
 from shared.mail.client import Credentials, Encryption, Endpoint, Rejected, RemoteMessage
 from shared.mail.connect import open_mailbox
 from shared.mail.imap import ImapMailbox
-from tests.integration.mail.conftest import Reply, ScriptedServer, endpoint
+from tests.integration.mail.conftest import Reply, ScriptedServer, endpoint, imap_script
 from tests.support.dovecot import DovecotServer
 
 pytestmark = pytest.mark.integration
+LOGGED_IN: dict[str, bytes | None] = {
+    "CAPABILITY": b"* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n",
+    "LOGIN": b"{tag} OK logged in\r\n",
+}
 
 
 def message(n: int, body: bytes = b"hello") -> bytes:
@@ -94,15 +98,13 @@ def test_a_certificate_for_another_name_is_a_tls_error(
 def test_a_server_without_starttls_is_refused_before_login(
     scripted_server: Callable[[bytes, Reply], ScriptedServer],
 ) -> None:
-    def reply(line: str) -> bytes | None:
-        tag, _, command = line.partition(" ")
-        if command.upper().startswith("CAPABILITY"):
-            return b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n%s OK done\r\n" % tag.encode()
-        if command.upper().startswith("LOGOUT"):
-            return b"* BYE bye\r\n%s OK done\r\n" % tag.encode()
-        return b"%s NO not here\r\n" % tag.encode()
-
-    server = scripted_server(b"* OK fake IMAP ready\r\n", reply)
+    answers: dict[str, bytes | None] = {
+        "CAPABILITY": b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK done\r\n",
+        "LOGOUT": b"* BYE bye\r\n{tag} OK done\r\n",
+    }
+    server = scripted_server(
+        b"* OK fake IMAP ready\r\n", imap_script(answers, b"{tag} NO not here\r\n")
+    )
     with pytest.raises(TLSError, match="STARTTLS"):
         ImapMailbox(endpoint(server.port, "starttls"), Credentials("u", "pw"), account="acct")
     assert not [line for line in server.received if "LOGIN" in line.upper()]
@@ -112,8 +114,26 @@ def test_a_server_without_starttls_is_refused_before_login(
 def test_a_wrong_password_is_an_authentication_error(
     dovecot: DovecotServer, mailbox_user: tuple[str, str]
 ) -> None:
-    with pytest.raises(AuthenticationError):
+    with pytest.raises(AuthenticationError) as caught:
         connect(dovecot, (mailbox_user[0], "wrong"))
+    # The server's words, not imaplib's bytes repr of them.
+    assert str(caught.value).endswith(
+        "login refused: [AUTHENTICATIONFAILED] Authentication failed."
+    )
+
+
+def test_a_bad_answer_is_decoded_and_stripped_of_control_characters(
+    scripted_server: Callable[[bytes, Reply], ScriptedServer],
+) -> None:
+    answers = {**LOGGED_IN, "LOGOUT": None}
+    bad = b"{tag} BAD caf\xc3\xa9 \x1b[2J\x07 not\xff understood\r\n"
+    server = scripted_server(b"* OK fake IMAP ready\r\n", imap_script(answers, bad))
+    box = ImapMailbox(endpoint(server.port), Credentials("u", "p"), account="acct")
+    with box, pytest.raises(FolderError) as caught:
+        box.select("INBOX")
+    text = str(caught.value)
+    assert text.endswith("command error: BAD café [2J not\ufffd understood")
+    assert "b'" not in text
 
 
 def test_a_missing_folder_is_a_folder_error(
@@ -265,15 +285,8 @@ def test_the_wire_trace_follows_the_debug_flag(
 def test_a_server_that_stops_answering_mid_session_times_out(
     scripted_server: Callable[[bytes, Reply], ScriptedServer],
 ) -> None:
-    def reply(line: str) -> bytes | None:
-        tag, _, command = line.partition(" ")
-        if command.upper().startswith("CAPABILITY"):
-            return b"* CAPABILITY IMAP4rev1\r\n%s OK done\r\n" % tag.encode()
-        if command.upper().startswith("LOGIN"):
-            return b"%s OK logged in\r\n" % tag.encode()
-        return b""  # SELECT and anything after: silence
-
-    server = scripted_server(b"* OK fake IMAP ready\r\n", reply)
+    # SELECT and anything after: silence
+    server = scripted_server(b"* OK fake IMAP ready\r\n", imap_script(LOGGED_IN, b""))
     point = endpoint(server.port, "none", "timeout=0.3")
     with ImapMailbox(point, Credentials("u", "p"), account="acct") as box:
         started = time.monotonic()

@@ -93,6 +93,22 @@ def test_a_wrong_password_is_an_authentication_error(
         connect(dovecot, (mailbox_user[0], "wrong"))
 
 
+def test_a_refused_login_gives_the_servers_words_without_control_characters(
+    scripted_server: Callable[[bytes, Reply], ScriptedServer],
+) -> None:
+    def reply(line: str) -> bytes | None:
+        if line.upper().startswith("USER"):
+            return b"+OK\r\n"
+        if line.upper().startswith("PASS"):
+            return b"-ERR [AUTH] caf\xc3\xa9 \x1b[31mno\x00 entry\xff\r\n"
+        return None
+
+    server = scripted_server(b"+OK fake POP3 ready\r\n", reply)
+    with pytest.raises(AuthenticationError) as caught:
+        Pop3Mailbox(endpoint(server.port), Credentials("u", "pw"), account="acct")
+    assert str(caught.value).endswith("login refused: -ERR [AUTH] café [31mno entry\ufffd")
+
+
 def test_a_closed_port_is_a_connect_error(closed_port: int) -> None:
     with pytest.raises(ConnectError, match="refused"):
         Pop3Mailbox(endpoint(closed_port), Credentials("u", "p"), account="acct")

@@ -179,6 +179,15 @@ def test_a_permanently_refused_recipient_is_delivery_refused_with_the_servers_wo
     assert server.received == []
 
 
+def test_a_refusal_comes_without_control_characters(smtp_server: StartServer) -> None:
+    server = smtp_server()
+    server.rcpt_answers["alice@example.com"] = "550 5.1.1 caf\u00e9 \x1b[2Jgone\x07 away"
+    server.rcpt_answers["bob@example.com"] = "550 5.1.1 gone"
+    with pytest.raises(DeliveryRefused) as caught:
+        send(endpoint(server.port), None, build_message(outgoing()), account="out")
+    assert "alice@example.com: 550 5.1.1 café [2Jgone away;" in str(caught.value)
+
+
 def test_a_temporarily_refused_recipient_is_delivery_deferred(smtp_server: StartServer) -> None:
     server = smtp_server()
     server.rcpt_answers["alice@example.com"] = "450 4.2.1 alice: mailbox busy, try later"
