@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailpoll.app import App
 from mailpoll.cli import output
 from mailpoll.cli.account_options import account_options, given_values
 from mailpoll.cli.configtest import authenticate_command, test_command
-from mailpoll.cli.views import account_view, print_history
-from shared.accounts.service import Outcome
-from shared.accounts.transfer import export_accounts, import_accounts
+from mailpoll.cli.views import account_view, print_history, print_import_report
 from shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mailpoll.app import App
+    from shared.accounts.service import Outcome
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
 
@@ -140,6 +141,8 @@ def history(app: App, name: str, as_json: bool) -> None:
 @click.pass_obj
 def export_command(app: App, path: Path | None, with_secrets: bool) -> None:
     """Write every account as JSON (stdout by default). Passwords are never written in clear."""
+    from shared.accounts.transfer import export_accounts
+
     with app.accounts() as service:
         document = export_accounts(service.list(), with_secrets=with_secrets)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -155,7 +158,7 @@ def export_command(app: App, path: Path | None, with_secrets: bool) -> None:
 
 
 @group.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @click.option("--dry-run", is_flag=True, help="check and report, change nothing")
 @click.option("--prune", is_flag=True, help="also remove unprotected accounts not in FILE")
 @json_option
@@ -163,37 +166,34 @@ def export_command(app: App, path: Path | None, with_secrets: bool) -> None:
 def import_command(app: App, file: Any, dry_run: bool, prune: bool, as_json: bool) -> None:
     """Create and update accounts from an export. Protected accounts are never touched.
 
-    All or nothing: if any account is refused, nothing is written (exit code 2).
+    All or nothing: if any account is refused, nothing is written (exit code 2). Each updated
+    account's changed fields are listed (secrets only as changed).
     """
-    try:
-        document = json.load(file)
-    except json.JSONDecodeError as error:
-        raise ConfigError(file.name, f"not valid JSON: {error}") from None
+    from shared.accounts.transfer import import_accounts
+
+    document = _read_json(file)
     with app.database.session() as session:
         service = app.account_service(session)
-        report = import_accounts(service, app.secrets, document, prune=prune)
+        report = import_accounts(service, app.secrets, document, prune=prune, source=file.name)
         if dry_run or not report.ok:
             session.rollback()
-    _print_report(report, as_json, dry_run)
+    print_import_report(report, as_json=as_json, dry_run=dry_run)
     if not report.ok:
         raise click.exceptions.Exit(2)
 
 
-def _print_report(report: Any, as_json: bool, dry_run: bool) -> None:
-    sections = ("created", "updated", "unchanged", "skipped_protected", "removed")
-    if as_json:
-        result = {key: getattr(report, key) for key in sections}
-        result["refused"] = [{"name": n, "reason": r} for n, r in report.refused]
-        output.emit_json({"dry_run": dry_run, "written": report.ok and not dry_run, **result})
-        return
-    for key in sections:
-        for name in getattr(report, key):
-            click.echo(f"{key.replace('_', ' ')}: {name}")
-    for name, reason in report.refused:
-        click.echo(f"refused: {name}: {reason}")
-    counts = ", ".join(f"{len(getattr(report, k))} {k.replace('_', ' ')}" for k in sections)
-    verdict = "nothing written" if dry_run or report.refused else "done"
-    click.echo(f"{counts}, {len(report.refused)} refused: {verdict}", err=True)
+def _read_json(file: Any) -> Any:
+    """The file's JSON; UTF-8 with or without a byte-order mark, as editors save it."""
+    try:
+        text = file.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(file.name, "not UTF-8 text: save it as UTF-8") from None
+    except OSError as error:
+        raise ConfigError(file.name, f"cannot be read: {error.strerror or error}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(file.name, f"not valid JSON: {error}") from None
 
 
 def _report(outcome: Outcome) -> None:

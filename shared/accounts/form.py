@@ -23,6 +23,8 @@ SECRET_FIELDS = ("password",)
 _BLANKABLE = frozenset(
     name for name, info in AccountBase.model_fields.items() if not info.is_required()
 ) - {"properties", "description"}
+# Valid values that stand in for a refused required field while the other fields are checked.
+_STAND_INS = {"name": "stand-in", "host": "stand-in.invalid"}
 _STORED_PASSWORD = object()  # stands in for a stored password while the rules run
 
 
@@ -68,6 +70,34 @@ def build(
     if values["type"] == "inbound" and values["auth_type"] == "local" and lacks_password:
         draft.notes.append("password is not set: logins will fail until it is")
     return draft
+
+
+def check_all(
+    current: dict[str, Any] | None, given: dict[str, Any], *, has_password: bool = False
+) -> tuple[Draft | None, list[ConfigError]]:
+    """The checked account, or every problem of `given`, not only the first (for an import).
+
+    `build` stops at the first problem; to find the next, the field it blamed is left out (or
+    a required one stood in for) and the checks run again, until they pass or blame a field
+    that was not given or was blamed already.
+    """
+    problems: list[ConfigError] = []
+    remaining = dict(given)
+    while True:
+        try:
+            draft = build(current, remaining, has_password=has_password)
+        except ConfigError as error:
+            if any(error.field == seen.field for seen in problems):
+                return None, problems
+            problems.append(error)
+            if error.field not in remaining:
+                return None, problems
+            if error.field in _STAND_INS:
+                remaining[error.field] = _STAND_INS[error.field]
+            else:
+                del remaining[error.field]
+        else:
+            return (None, problems) if problems else (draft, [])
 
 
 def _start(current: dict[str, Any] | None, given: dict[str, Any]) -> dict[str, Any]:

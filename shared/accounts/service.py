@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from shared.accounts import audit, form
 from shared.clock import Clock, as_utc, utcnow
 from shared.db.models import Account
-from shared.errors import ConfigError, NotFoundError
+from shared.errors import ConfigError, NotFoundError, SecretError
 from shared.secrets import SecretBox
 
 
@@ -133,7 +133,7 @@ class AccountService:
     def _apply_secrets(self, account: Account, draft: form.Draft) -> None:
         if draft.clear_password:
             account.password_encrypted = None
-        if draft.password:
+        if draft.password and not self._holds(account.password_encrypted, draft.password):
             account.password_encrypted = self._secrets().encrypt(draft.password)
         if draft.client_secret:
             account.client_secret_encrypted = self._secrets().encrypt(draft.client_secret)
@@ -141,6 +141,16 @@ class AccountService:
             account.client_secret_encrypted = None
             account.client_token_instance_encrypted = None
             account.oauth_status = None
+
+    def _holds(self, token: str | None, clear: str) -> bool:
+        """Whether `token` already encrypts `clear`: giving the same password again changes
+        nothing, so a re-run import or update reports `unchanged`."""
+        if not token:
+            return False
+        try:
+            return self._secrets().decrypt(token, what="password") == clear
+        except SecretError:
+            return False
 
     def _check_single_outbound(self, values: dict[str, Any], account_id: int | None) -> None:
         """Refuse a second enabled outbound account, naming the one that is active."""

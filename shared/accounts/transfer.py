@@ -45,65 +45,115 @@ class ImportReport:
     skipped_protected: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (name, one-line reason)
+    # Each updated account's changed fields as [old, new]; secrets only as (set)/(changed).
+    changes: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.refused
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """An entry that passed every check: what to give the service, and the account it makes."""
+
+    name: str
+    given: dict[str, Any]
+    target: Account | None
+    values: dict[str, Any]
+
+
 def import_accounts(
-    service: AccountService, secrets: SecretBox, document: Any, *, prune: bool = False
+    service: AccountService,
+    secrets: SecretBox,
+    document: Any,
+    *,
+    prune: bool = False,
+    source: str = "file",
 ) -> ImportReport:
-    """Create and update accounts by name; with `prune`, remove unprotected ones not listed."""
+    """Create and update accounts by name; with `prune`, remove unprotected ones not listed.
+
+    Raises ConfigError when the document (named `source`) is not an export; every problem of
+    every entry is reported, and any problem means nothing is written.
+    """
     report = ImportReport()
-    entries = _entries(document, report)
-    plan: list[tuple[str, dict[str, Any], Account | None]] = []
+    entries = _entries(document, source, report)
+    plan: list[_Planned] = []
     for name, entry in entries:
         target = service.find(name)
         if target is not None and target.protect_during_import:
             report.skipped_protected.append(name)
             continue
-        try:
-            given = _given(entry, secrets)
-            current = None if target is None else {k: getattr(target, k) for k in form.FIELDS}
-            form.build(current, given, has_password=bool(target and target.password_encrypted))
-        except MailpollError as error:
-            report.refused.append((name, str(error)))
-            continue
-        plan.append((name, given, target))
+        planned = _check_entry(name, entry, target, secrets, report)
+        if planned is not None:
+            plan.append(planned)
     _check_outbound(service, plan, {name for name, _ in entries}, prune, report)
     if report.refused:
         return report
-    for name, given, target in plan:
-        if target is None:
-            service.add(given, action="imported")
-            report.created.append(name)
-        else:
-            outcome = service.update(name, given, action="imported")
-            (report.unchanged if outcome.action == "unchanged" else report.updated).append(name)
+    for planned in plan:
+        _write(service, planned, report)
     if prune:
-        listed = {name for name, _ in entries}
-        for account in service.list():
-            if account.name in listed:
-                continue
-            if account.protect_during_import:
-                report.skipped_protected.append(account.name)
-            else:
-                service.remove(account.name)
-                report.removed.append(account.name)
+        _prune(service, {name for name, _ in entries}, report)
     return report
 
 
-def _entries(document: Any, report: ImportReport) -> list[tuple[str, dict[str, Any]]]:
+def _check_entry(
+    name: str, entry: dict[str, Any], target: Account | None, secrets: SecretBox,
+    report: ImportReport,
+) -> _Planned | None:  # fmt: skip
+    try:
+        given = _given(entry, secrets)
+    except MailpollError as error:
+        report.refused.append((name, str(error)))
+        return None
+    current = None if target is None else {k: getattr(target, k) for k in form.FIELDS}
+    has_password = bool(target and target.password_encrypted)
+    draft, problems = form.check_all(current, given, has_password=has_password)
+    report.refused.extend((name, str(problem)) for problem in problems)
+    return None if draft is None else _Planned(name, given, target, draft.values)
+
+
+def _write(service: AccountService, planned: _Planned, report: ImportReport) -> None:
+    if planned.target is None:
+        service.add(planned.given, action="imported")
+        report.created.append(planned.name)
+        return
+    outcome = service.update(planned.name, planned.given, action="imported")
+    if outcome.action == "unchanged":
+        report.unchanged.append(planned.name)
+    else:
+        report.updated.append(planned.name)
+        report.changes[planned.name] = outcome.changes
+
+
+def _prune(service: AccountService, listed: set[str], report: ImportReport) -> None:
+    for account in service.list():
+        if account.name in listed:
+            continue
+        if account.protect_during_import:
+            report.skipped_protected.append(account.name)
+        else:
+            service.remove(account.name)
+            report.removed.append(account.name)
+
+
+def _entries(document: Any, source: str, report: ImportReport) -> list[tuple[str, dict[str, Any]]]:
     if not isinstance(document, dict) or not isinstance(document.get("accounts"), list):
-        report.refused.append(("(file)", 'expected a JSON object {"accounts": [...]}'))
-        return []
+        raise ConfigError(source, 'expected a JSON object {"version": 1, "accounts": [...]}')
+    version = document.get("version", FORMAT_VERSION)
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise ConfigError(
+            "version",
+            f"{version!r} is not understood: this mailpoll reads version {FORMAT_VERSION}",
+        )
     entries: list[tuple[str, dict[str, Any]]] = []
     seen: set[str] = set()
     for index, entry in enumerate(document["accounts"], start=1):
         name = entry.get("name") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not name:
-            report.refused.append((f"(entry {index})", "name: is required"))
+        if not isinstance(entry, dict):
+            report.refused.append((f"(entry {index})", "must be a JSON object of account fields"))
+        elif not isinstance(name, str) or not name:
+            report.refused.append((f"(entry {index})", "name: is required, as text"))
         elif name in seen:
             report.refused.append((name, "name: listed twice in the file"))
         else:
@@ -122,28 +172,41 @@ def _given(entry: dict[str, Any], secrets: SecretBox) -> dict[str, Any]:
     return entry
 
 
+def _is_active_outbound(values: dict[str, Any]) -> bool:
+    return bool(values["type"] == "outbound" and values["enabled"])
+
+
 def _check_outbound(
     service: AccountService,
-    plan: list[tuple[str, dict[str, Any], Account | None]],
+    plan: list[_Planned],
     listed: set[str],
     prune: bool,
     report: ImportReport,
 ) -> None:
-    """After the import at most one outbound account may be enabled; name the clash if not."""
-    enabled: dict[str, bool] = {}
+    """At most one outbound account may be enabled after the import: refuse the newcomer.
+
+    Accounts that are the enabled outbound one now and stay so keep their place; an entry that
+    would make a second one is refused, naming the one already active.
+    """
+    planned = {p.name: p.values for p in plan}
+    active: list[str] = []
     for account in service.list():
         pruned = prune and account.name not in listed and not account.protect_during_import
-        if account.type == "outbound" and account.enabled and not pruned:
-            enabled[account.name] = True
-    for name, given, target in plan:
-        kind = given.get("type", target.type if target else None)
-        active = given.get("enabled", target.enabled if target else True)
-        enabled.pop(name, None)
-        if kind == "outbound" and active not in (False, "false", 0):
-            enabled[name] = True
-    if len(enabled) > 1:
-        names = sorted(enabled)
-        report.refused.append(
-            (names[-1], f"enabled: outbound account {names[0]!r} would also be enabled; "
-             "only one outbound account can be active")
-        )  # fmt: skip
+        now = {"type": account.type, "enabled": account.enabled}
+        if (
+            not pruned
+            and _is_active_outbound(now)
+            and _is_active_outbound(planned.get(account.name, now))
+        ):
+            active.append(account.name)
+    for entry in plan:
+        if not _is_active_outbound(entry.values) or entry.name in active:
+            continue
+        if active:
+            report.refused.append(
+                (entry.name, f"enabled: outbound account {active[0]!r} is already enabled; only "
+                 'one outbound account can be active (import this one with "enabled": false, '
+                 f"or disable {active[0]!r})")
+            )  # fmt: skip
+        else:
+            active.append(entry.name)

@@ -256,3 +256,17 @@ def test_the_upper_bounds_themselves_are_taken() -> None:
         "delete_after_days": 36500,
     }  # fmt: skip
     assert form.build(None, given).values["delete_after_days"] == 36500
+
+
+def test_check_all_finds_every_problem_even_past_a_required_field() -> None:
+    given = {**INBOUND, "name": "has space", "host": "bad host", "folder": "..", "port": 0}
+    draft, problems = form.check_all(None, given)
+    assert draft is None
+    assert sorted(p.field for p in problems) == ["folder", "host", "name", "port"]
+
+
+def test_check_all_of_a_good_account_is_its_draft() -> None:
+    draft, problems = form.check_all(None, INBOUND)
+    assert problems == []
+    assert draft is not None
+    assert draft.values["name"] == "support"

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from shared.accounts.service import AccountService
 from shared.accounts.transfer import export_accounts, import_accounts
+from shared.errors import ConfigError
 from shared.secrets import SecretBox, new_key
 
 PASSWORD = "export-me-never-in-clear"
@@ -107,15 +110,101 @@ def test_an_import_without_passwords_keeps_the_targets_password(
     assert service.password_of(service.get("support")) == PASSWORD
 
 
-def test_malformed_documents_are_refused(service: AccountService, secret_box: SecretBox) -> None:
-    assert not import_accounts(service, secret_box, [1, 2]).ok
-    assert not import_accounts(service, secret_box, {"accounts": [{"host": "x"}]}).ok
+NOT_AN_EXPORT = 'in.json: expected a JSON object {"version": 1, "accounts": [...]}'
+READS = "is not understood: this mailpoll reads version 1"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ([1, 2], NOT_AN_EXPORT),
+        ({"version": 1}, NOT_AN_EXPORT),
+        ({"version": 2, "accounts": []}, f"version: 2 {READS}"),
+        ({"version": "1", "accounts": []}, f"version: '1' {READS}"),
+        ({"version": True, "accounts": []}, f"version: True {READS}"),
+    ],
+)
+def test_a_document_that_is_not_an_export_is_refused_whole(
+    service: AccountService, secret_box: SecretBox, document: Any, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        import_accounts(service, secret_box, document, source="in.json")
+    assert str(caught.value) == message
+
+
+def test_malformed_entries_are_refused(service: AccountService, secret_box: SecretBox) -> None:
+    report = import_accounts(service, secret_box, {"accounts": [{"host": "x"}, 5, {"name": 7}]})
+    assert report.refused == [
+        ("(entry 1)", "name: is required, as text"),
+        ("(entry 2)", "must be a JSON object of account fields"),
+        ("(entry 3)", "name: is required, as text"),
+    ]
     twice = document(INBOUND, INBOUND)
     assert (
         import_accounts(service, secret_box, twice)
         .refused[0][1]
         .endswith("listed twice in the file")
     )
+
+
+def test_every_problem_of_an_entry_is_reported(
+    service: AccountService, secret_box: SecretBox
+) -> None:
+    bad = {**INBOUND, "name": "bad", "port": 0, "folder": "..", "colour": "red", "max_batch": 0}
+    report = import_accounts(service, secret_box, document(bad, {**INBOUND, "name": "good"}))
+    assert sorted(reason.split(":")[0] for name, reason in report.refused) == [
+        "colour", "folder", "max_batch", "port",
+    ]  # fmt: skip
+    assert {name for name, _ in report.refused} == {"bad"}
+    assert service.find("good") is None
+
+
+def test_the_new_outbound_entry_is_refused_not_the_enabled_one(
+    service: AccountService, secret_box: SecretBox
+) -> None:
+    service.add({**RELAY, "name": "zz-relay"})
+    report = import_accounts(service, secret_box, document({**RELAY, "name": "aa-new"}))
+    assert [name for name, _ in report.refused] == ["aa-new"]
+    assert "outbound account 'zz-relay' is already enabled" in report.refused[0][1]
+
+
+def test_the_second_outbound_entry_of_a_file_is_refused(
+    service: AccountService, secret_box: SecretBox
+) -> None:
+    incoming = document({**RELAY, "name": "zz-first"}, {**RELAY, "name": "aa-second"})
+    report = import_accounts(service, secret_box, incoming)
+    assert [name for name, _ in report.refused] == ["aa-second"]
+    assert "'zz-first' is already enabled" in report.refused[0][1]
+
+
+def test_an_import_may_swap_the_enabled_outbound_account(
+    service: AccountService, secret_box: SecretBox
+) -> None:
+    service.add(RELAY)
+    incoming = document({**RELAY, "enabled": False}, {**RELAY, "name": "relay2"})
+    assert import_accounts(service, secret_box, incoming).ok
+    assert not service.get("relay").enabled
+
+
+def test_updated_accounts_come_with_their_changes(
+    service: AccountService, secret_box: SecretBox
+) -> None:
+    service.add({**INBOUND, "password": PASSWORD})
+    incoming = document({**INBOUND, "host": "new.example.com", "password": "other"})
+    report = import_accounts(service, secret_box, incoming)
+    assert report.changes == {
+        "support": {"host": ["imap.example.com", "new.example.com"],
+                    "password": ["(set)", "(changed)"]}
+    }  # fmt: skip
+    assert "other" not in json.dumps(report.changes)
+
+
+def test_the_same_password_again_changes_nothing(
+    service: AccountService, secret_box: SecretBox
+) -> None:
+    service.add({**INBOUND, "password": PASSWORD})
+    report = import_accounts(service, secret_box, document({**INBOUND, "password": PASSWORD}))
+    assert (report.unchanged, report.changes) == (["support"], {})
 
 
 def test_export_then_import_round_trips(service: AccountService, secret_box: SecretBox) -> None:

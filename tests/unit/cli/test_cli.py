@@ -299,3 +299,79 @@ def test_a_database_error_that_slips_through_is_one_line(
 
     monkeypatch.setattr("shared.accounts.service.AccountService.list", broken)
     assert run("accounts", "list") == (code, "", line)
+
+
+def test_an_import_file_with_a_byte_order_mark_is_read(run: Run, tmp_path: Path) -> None:
+    incoming = tmp_path / "bom.json"
+    entry = {"name": "new", "type": "inbound", "host": "h", "login": "u"}
+    incoming.write_bytes(b"\xef\xbb\xbf" + json.dumps({"version": 1, "accounts": [entry]}).encode())
+    assert run.json("accounts", "import", str(incoming))["created"] == ["new"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
+def test_an_import_file_that_is_not_utf8_is_one_line(
+    run: Run, tmp_path: Path, encoding: str
+) -> None:
+    incoming = tmp_path / "in.json"
+    incoming.write_text('{"accounts": [{"name": "Zoë"}]}', encoding=encoding)
+    code, out, err = run("accounts", "import", str(incoming))
+    assert (code, out, err) == (2, "", f"error: {incoming}: not UTF-8 text: save it as UTF-8\n")
+
+
+def test_an_import_of_an_unknown_version_is_refused(run: Run, tmp_path: Path) -> None:
+    incoming = tmp_path / "in.json"
+    incoming.write_text('{"version": 2, "accounts": []}')
+    code, out, err = run("accounts", "import", str(incoming))
+    message = "error: version: 2 is not understood: this mailpoll reads version 1\n"
+    assert (code, out, err) == (2, "", message)
+
+
+def test_an_import_lists_every_problem_and_ends_with_one_error_line(
+    run: Run, tmp_path: Path
+) -> None:
+    incoming = tmp_path / "in.json"
+    bad = {"name": "bad", "type": "inbound", "host": "h", "login": "u", "port": 0, "folder": ".."}
+    incoming.write_text(json.dumps({"version": 1, "accounts": [bad]}))
+    code, out, err = run("accounts", "import", str(incoming))
+    assert code == 2
+    assert out.splitlines() == [
+        "refused: bad: folder: '..' must not contain empty, '.' or '..' parts",
+        "refused: bad: port: must be between 1 and 65535 (got 0)",
+    ]
+    assert err.count("\n") == 1
+    assert err.startswith("error: import: 2 problem(s), nothing written")
+
+
+def test_a_dry_run_import_shows_each_updated_field(run: Run, tmp_path: Path) -> None:
+    add_support(run)
+    incoming = tmp_path / "in.json"
+    entry = {
+        "name": "support", "type": "inbound", "host": "new.example.com", "login": "u",
+        "password": "another",
+    }  # fmt: skip
+    incoming.write_text(json.dumps({"version": 1, "accounts": [entry]}))
+    code, out, _ = run("accounts", "import", str(incoming), "--dry-run")
+    assert code == 0
+    assert out.splitlines() == [
+        "updated: support",
+        "  host: imap.example.com -> new.example.com",
+        "  password: (set) -> (changed)",
+    ]
+    report = run.json("accounts", "import", str(incoming), "--dry-run")
+    assert report["changes"] == {
+        "support": {"host": ["imap.example.com", "new.example.com"],
+                    "password": ["(set)", "(changed)"]}
+    }  # fmt: skip
+    assert (report["written"], report["updated"]) == (False, ["support"])
+    assert run.json("accounts", "show", "support")["host"] == "imap.example.com"
+
+
+def test_an_import_refuses_the_new_outbound_account_by_name(run: Run, tmp_path: Path) -> None:
+    relay = ["--type", "outbound", "--host", "smtp.example.com", "--auth-type", "none"]
+    assert run("accounts", "add", "zz-relay", *relay)[0] == 0
+    incoming = tmp_path / "in.json"
+    entry = {"name": "aa-new", "type": "outbound", "host": "smtp.example.com", "auth_type": "none"}
+    incoming.write_text(json.dumps({"version": 1, "accounts": [entry]}))
+    code, out, _ = run("accounts", "import", str(incoming))
+    assert code == 2
+    assert out.startswith("refused: aa-new: enabled: outbound account 'zz-relay' is already")
