@@ -61,7 +61,8 @@ def run_due(account: Account, client: MailboxClient, database: Database, clock: 
     assert account.id is not None
     now = clock()
     with database.session() as session:
-        due = _current(account, session, ledger.due_actions(session, account.id, now), now)
+        pending = ledger.due_actions(session, account.id, now)
+        due = _current(account, session, pending, now)
     done, failed = 0, None
     for action in ("mark_read", "move", "delete"):
         rows = [row for row in due if row.server_action == action]
@@ -72,12 +73,12 @@ def run_due(account: Account, client: MailboxClient, database: Database, clock: 
         except _CONNECTION_GONE:
             raise
         except MailpollError as error:
-            failed = f"{action} failed: {error}"
+            failed = f"{action}: {error}"
             _retry_later(account, database, rows, failed, now)
             continue
         _advance(account, database, rows, action, now)
         done += len(rows)
-    if due:
+    if pending:
         with database.session() as session:
             ledger.record_action_outcome(session, account.id, failed, now)
     return done
