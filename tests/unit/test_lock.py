@@ -182,3 +182,23 @@ def test_renewer_survives_a_short_redis_outage(
         time.sleep(0.5)
         assert not renewer.lost
         assert lock.held()
+
+
+def test_a_redis_that_lost_its_counter_continues_above_the_stored_fence(
+    client: fakeredis.FakeRedis,
+) -> None:
+    lock = AccountLock(client, 1)
+    assert lock.acquire(floor=210)  # the database holds fence 210; this Redis counts from 0
+    assert lock.fence == 211
+    lock.release()
+    assert lock.acquire(floor=210)
+    assert lock.fence == 212
+
+
+def test_a_floor_below_the_counter_changes_nothing(client: fakeredis.FakeRedis) -> None:
+    lock = AccountLock(client, 1)
+    for _ in range(5):
+        assert lock.acquire()
+        lock.release()
+    assert lock.acquire(floor=2)
+    assert lock.fence == 6
