@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigError
+
+# The URL schemes each setting can be served by, with an example for the error message.
+URL_SCHEMES: dict[str, tuple[tuple[str, ...], str]] = {
+    "database_url": (
+        ("sqlite", "postgresql", "postgres", "postgresql+psycopg"),
+        "postgresql://mailpoll@db.example.com:5432/mailpoll or sqlite:////srv/mailpoll.db",
+    ),
+    "redis_url": (("redis", "rediss", "unix"), "redis://localhost:6379/0"),
+    # Dramatiq's brokers: RabbitMQ (several URLs may be joined with ';') or Redis.
+    "broker_url": (
+        ("amqp", "amqps", "redis", "rediss", "unix"),
+        "amqp://guest:guest@localhost:5672// or redis://localhost:6379/0",
+    ),
+    # kombu's transports that mailpoll ships the clients of.
+    "events_url": (
+        ("amqp", "amqps", "pyamqp", "redis", "rediss"),
+        "amqp://guest:guest@localhost:5672// or redis://localhost:6379/1",
+    ),
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
-    """What CONTRACT.md lists, with the embedded defaults of a single-machine install."""
+    """What CONTRACT.md lists, with the embedded defaults of a single-machine install.
+
+    A wrong value raises ConfigError naming the variable (a password in a URL is masked).
+    """
 
     model_config = SettingsConfigDict(env_prefix="MAILPOLL_", extra="ignore")
 
@@ -22,12 +49,34 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     default_poll_interval: int = Field(default=60, ge=1)
     keystore_dir: Path | None = None
-    actor: str | None = None
+    actor: str | None = Field(default=None, max_length=200)  # the audit history's column
     log_level: str = "INFO"
     # How long a killed worker's account lock outlives it; renewed every third of it.
     lock_ttl_seconds: float = Field(default=60.0, ge=3.0)
     # Processes that parse messages beside each worker process (0: parse in the poll's thread).
     parse_processes: int = Field(default=0, ge=0, le=64)
+
+    @field_validator("database_url", "redis_url", "broker_url", "events_url")
+    @classmethod
+    def _known_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Refuse at start what would otherwise fail later, deep in a library, over and over."""
+        if value is None:
+            return None
+        schemes, example = URL_SCHEMES[str(info.field_name)]
+        parts = value.split(";") if info.field_name == "broker_url" else [value]
+        if not all(_is_url(part, schemes) for part in parts):
+            raise ConfigError(
+                _variable(info), f"must be a URL like {example} (got {mask_password(value)!r})"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str, info: ValidationInfo) -> str:
+        if value.upper() not in LOG_LEVELS:
+            levels = ", ".join(LOG_LEVELS)
+            raise ConfigError(_variable(info), f"must be one of {levels} (got {value!r})")
+        return value
 
     @property
     def effective_database_url(self) -> str:
@@ -49,3 +98,23 @@ class Settings(BaseSettings):
     @property
     def secret_key_file(self) -> Path:
         return self.data_dir / "secret.key"
+
+
+def _variable(info: ValidationInfo) -> str:
+    return f"MAILPOLL_{str(info.field_name).upper()}"
+
+
+def _is_url(text: str, schemes: tuple[str, ...]) -> bool:
+    scheme, separator, _ = text.strip().partition("://")
+    if not separator or scheme.lower() not in schemes:
+        return False
+    try:
+        urlsplit(text.strip()).port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return False
+    return True
+
+
+def mask_password(url: str) -> str:
+    """The URL with any password replaced by ***, for messages."""
+    return re.sub(r"(:)[^:@/]*@", r"\1***@", url)

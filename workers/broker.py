@@ -7,6 +7,7 @@ locks and the schedule share; separate `scheduler` and `worker` processes need a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import dramatiq
 import fakeredis
@@ -35,6 +36,20 @@ def connect(settings: Settings, *, allow_embedded: bool) -> Backend:
     return backend
 
 
+def pika_url(url: str) -> str:
+    """The URL with RabbitMQ's default vhost `/` spelled so that pika reads it.
+
+    `amqp://host//` (kombu's and RabbitMQ's usual spelling) means the vhost `/`, but pika
+    reads an empty vhost from it, which RabbitMQ refuses; `%2F` means `/` to both.
+    """
+    return ";".join(_default_vhost(part) for part in url.split(";"))
+
+
+def _default_vhost(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return parts._replace(path="/%2F").geturl() if parts.path == "//" else url.strip()
+
+
 def _connect(settings: Settings, *, allow_embedded: bool) -> Backend:
     """Build the backend; without MAILPOLL_REDIS_URL only `mailpoll run` may embed one."""
     if settings.redis_url is None:
@@ -49,7 +64,7 @@ def _connect(settings: Settings, *, allow_embedded: bool) -> Backend:
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
     broker_url = settings.broker_url or settings.redis_url
     if broker_url.startswith(("amqp://", "amqps://")):
-        return Backend(client, RabbitmqBroker(url=broker_url), embedded=False)
+        return Backend(client, RabbitmqBroker(url=pika_url(broker_url)), embedded=False)
     if broker_url.startswith(("redis://", "rediss://", "unix://")):
         return Backend(client, RedisBroker(url=broker_url), embedded=False)  # type: ignore[no-untyped-call]
     raise ConfigError("MAILPOLL_BROKER_URL", "must start with redis:// or amqp://")
