@@ -12,17 +12,30 @@ from shared.errors import ConfigError
 FIELD = "properties"
 
 
+# Upper bounds far beyond any sensible value, so that a typo cannot stall a poll for years.
+MAX_SECONDS = 7 * 24 * 3600
+MAX_COUNT = 1_000_000
+
+
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError("must be a number of seconds greater than 0")
+    expected = f"must be a number of seconds greater than 0 and at most {MAX_SECONDS}"
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(expected) from None
+    if not 0 < value <= MAX_SECONDS:  # also refuses nan and inf
+        raise ValueError(expected)
     return value
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError("must be a whole number of at least 1")
+    expected = f"must be a whole number of at least 1 and at most {MAX_COUNT}"
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(expected) from None
+    if not 1 <= value <= MAX_COUNT:
+        raise ValueError(expected)
     return value
 
 

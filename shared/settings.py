@@ -106,7 +106,7 @@ def _variable(info: ValidationInfo) -> str:
 
 def _is_url(text: str, schemes: tuple[str, ...]) -> bool:
     scheme, separator, _ = text.strip().partition("://")
-    if not separator or scheme.lower() not in schemes:
+    if not separator or scheme not in schemes:
         return False
     try:
         urlsplit(text.strip()).port  # noqa: B018  (raises on a port that is not a number)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from shared.accounts import rules
 from shared.db.models import AccountBase
@@ -26,6 +27,9 @@ _BLANKABLE = frozenset(
 # Valid values that stand in for a refused required field while the other fields are checked.
 _STAND_INS = {"name": "stand-in", "host": "stand-in.invalid"}
 _STORED_PASSWORD = object()  # stands in for a stored password while the rules run
+# Fields that may hold line breaks; every other text field is one line.
+_MULTI_LINE = frozenset({"description", "properties", "client_token_config"})
+DATE_TIME = "not a date-time: use ISO 8601 like 2026-11-23T10:00:00Z"
 
 
 @dataclass
@@ -46,6 +50,7 @@ def build(
     unknown = sorted(set(given) - set(FIELDS) - set(SECRET_FIELDS))
     if unknown:
         raise ConfigError(unknown[0], f"unknown field (known fields: {', '.join(FIELDS)})")
+    _check_text(given)
     given = {k: (None if v == "" and k in _BLANKABLE else v) for k, v in given.items()}
     merged = _start(current, given)
     _settle_port_choice(merged, given)
@@ -135,17 +140,59 @@ def _settle_port_choice(merged: dict[str, Any], given: dict[str, Any]) -> None:
         merged["port"] = 0  # replaced by the default port once protocol and encryption are known
 
 
+def _check_text(given: dict[str, Any]) -> None:
+    """Refuse text no database or mail server takes: undecodable bytes, NUL, line breaks."""
+    for key, value in given.items():
+        if key in SECRET_FIELDS and value is not None and not isinstance(value, str):
+            raise ConfigError(key, "must be text")
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(key, "is not UTF-8 text (it holds an undecodable byte)") from None
+        if "\x00" in value:
+            raise ConfigError(key, "must not contain NUL characters")
+        if key not in _MULTI_LINE and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ConfigError(key, "must not contain line breaks or other control characters")
+
+
 def _coerce(merged: dict[str, Any]) -> dict[str, Any]:
     try:
         model = AccountBase.model_validate(merged)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = str(first["loc"][0]) if first["loc"] else "account"
-        raise ConfigError(where, f"{first['msg']} (got {first.get('input')!r})") from None
+        raise _explain(error.errors()[0]) from None
     values = model.model_dump()
     after = values["process_after"]
     if isinstance(after, datetime):
         # A date-time without a zone is read as UTC, and every stored one is kept in UTC.
         zone = after.tzinfo or UTC
-        values["process_after"] = after.replace(tzinfo=zone).astimezone(UTC)
+        try:
+            values["process_after"] = after.replace(tzinfo=zone).astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the year 1 in UTC
+            raise ConfigError("process_after", f"{DATE_TIME} (got {str(after)!r})") from None
     return values
+
+
+def _explain(error: ErrorDetails) -> ConfigError:
+    """A value of the wrong type, said as what the field expects rather than in pydantic's words."""
+    where = str(error["loc"][0]) if error["loc"] else "account"
+    got, kind = error.get("input"), error["type"]
+    if kind == "string_too_long":
+        most = error.get("ctx", {}).get("max_length")
+        return ConfigError(where, f"must be at most {most} characters (got {len(got)})")
+    if kind.startswith(("datetime", "date")):
+        expected = DATE_TIME
+    elif kind.startswith("int"):
+        unit = rules.BOUNDS[where][2] if where in rules.BOUNDS else ""
+        expected = f"must be a whole number of {unit}" if unit else "must be a whole number"
+    elif kind.startswith("bool"):
+        expected = "must be true or false"
+    elif kind.startswith("string"):
+        expected = "must be text"
+    else:
+        expected = error["msg"]
+    shown = repr(got)
+    return ConfigError(
+        where, f"{expected} (got {shown if len(shown) <= 80 else shown[:77] + '...'})"
+    )

@@ -163,7 +163,7 @@ def check_values(values: dict[str, Any]) -> None:
 
 
 def check_name(name: str) -> None:
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise ConfigError(
             "name",
             f"{name!r} must be 1-100 letters, digits, '_', '-' or '@', starting with a letter "
@@ -232,7 +232,7 @@ def _check_choice(values: Mapping[str, Any], field: str, choices: tuple[str, ...
 def _check_host(host: str) -> None:
     if not host:
         raise ConfigError("host", "is required")
-    if len(host) > 253 or not HOST_PATTERN.match(host):
+    if len(host) > 253 or not HOST_PATTERN.fullmatch(host):
         raise ConfigError("host", f"{host!r} is not a host name or IP address")
 
 

@@ -270,3 +270,72 @@ def test_check_all_of_a_good_account_is_its_draft() -> None:
     assert problems == []
     assert draft is not None
     assert draft.values["name"] == "support"
+
+
+DATE_TIME = "not a date-time: use ISO 8601 like 2026-11-23T10:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("process_after", "tomorrow", f"{DATE_TIME} (got 'tomorrow')"),
+        ("process_after", "99999-01-01", f"{DATE_TIME} (got '99999-01-01')"),
+        ("process_after", "2026-13-01", f"{DATE_TIME} (got '2026-13-01')"),
+        ("process_after", "0001-01-01T00:00:00+01:00",
+         f"{DATE_TIME} (got '0001-01-01 00:00:00+01:00')"),
+        ("polling_interval", "1m", "must be a whole number of seconds (got '1m')"),
+        ("polling_interval", 1.5, "must be a whole number of seconds (got 1.5)"),
+        ("max_batch", "lots", "must be a whole number of messages (got 'lots')"),
+        ("ignore_older_than_hours", "a day", "must be a whole number of hours (got 'a day')"),
+        ("port", "imaps", "must be a whole number (got 'imaps')"),
+        ("enabled", "maybe", "must be true or false (got 'maybe')"),
+        ("host", 5, "must be text (got 5)"),
+        ("login", "x" * 400, "must be at most 320 characters (got 400)"),
+        ("description", ["x"] * 100, f"must be text (got {str(['x'] * 15)[:-1]}, '...)"),
+    ],
+)  # fmt: skip
+def test_a_value_of_the_wrong_form_says_the_expected_form(
+    field: str, value: Any, message: str
+) -> None:
+    error = refused({**INBOUND, field: value})
+    assert (error.field, error.message) == (field, message)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("name", "support\n", "must not contain line breaks or other control characters"),
+        ("host", "imap.example.com\n", "must not contain line breaks or other control characters"),
+        ("login", "u\tv", "must not contain line breaks or other control characters"),
+        ("password", "pass\nword", "must not contain line breaks or other control characters"),
+        ("description", "a\x00b", "must not contain NUL characters"),
+        ("folder", "Inbox\udcff", "is not UTF-8 text (it holds an undecodable byte)"),
+        ("description", "caf\udce9", "is not UTF-8 text (it holds an undecodable byte)"),
+        ("password", 12345, "must be text"),
+    ],
+)
+def test_text_no_server_or_database_takes_is_refused(field: str, value: Any, message: str) -> None:
+    error = refused({**INBOUND, field: value})
+    assert (error.field, error.message) == (field, message)
+
+
+def test_a_description_may_have_several_lines() -> None:
+    assert form.build(None, {**INBOUND, "description": "a\nb"}).values["description"] == "a\nb"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("timeout=abc", "timeout='abc': must be a number of seconds greater than 0 and at most "
+         "604800"),
+        ("timeout=inf", "timeout='inf': must be a number of seconds greater than 0"),
+        ("timeout=1e308", "timeout='1e308': must be a number of seconds greater than 0"),
+        ("fetch_chunk=1.5", "fetch_chunk='1.5': must be a whole number of at least 1 and at "
+         "most 1000000"),
+        ("fetch_chunk=99999999999", "fetch_chunk='99999999999': must be a whole number"),
+    ],
+)  # fmt: skip
+def test_property_values_say_the_expected_form(text: str, message: str) -> None:
+    error = refused({**INBOUND, "properties": text})
+    assert error.field == "properties"
+    assert error.message.startswith(message)

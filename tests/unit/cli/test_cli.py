@@ -375,3 +375,23 @@ def test_an_import_refuses_the_new_outbound_account_by_name(run: Run, tmp_path: 
     code, out, _ = run("accounts", "import", str(incoming))
     assert code == 2
     assert out.startswith("refused: aa-new: enabled: outbound account 'zz-relay' is already")
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["--process-after", "tomorrow"], "error: process_after: not a date-time: use ISO 8601 "
+         "like 2026-11-23T10:00:00Z (got 'tomorrow')"),
+        (["--polling-interval", "1m"],
+         "error: polling_interval: must be a whole number of seconds (got '1m')"),
+        (["--max-batch", "lots"],
+         "error: max_batch: must be a whole number of messages (got 'lots')"),
+        (["--property", "timeout=abc"], "error: properties: timeout='abc': must be a number of "
+         "seconds greater than 0 and at most 604800"),
+    ],
+)  # fmt: skip
+def test_a_value_of_the_wrong_form_says_the_expected_form(
+    run: Run, argv: list[str], line: str
+) -> None:
+    add_support(run)
+    assert run("accounts", "update", "support", *argv) == (2, "", line + "\n")
