@@ -17,6 +17,7 @@ from scheduler.loop import Scheduler
 from shared import eventbus, events, jobs
 from shared.clock import utcnow
 from shared.errors import ConfigError
+from shared.event_connection import EventsURL
 from shared.mail.parsing import Parser, make_parser
 from shared.schedule import Schedule
 from shared.settings import Settings
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 Published = Callable[[str, dict[str, Any]], None]  # (routing key, event)
 
 
-def events_target(settings: Settings) -> str | eventbus.EventsURL:
+def events_target(settings: Settings) -> str | EventsURL:
     """MAILPOLL_EVENTS_URL, else MAILPOLL_REDIS_URL, else a local folder in the data dir."""
     if settings.events_url:
         return settings.events_url
@@ -61,19 +62,24 @@ class Runtime:
         actors.register(self.backend.broker, self.poll_deps, self.send_deps)
 
     @cached_property
-    def events_url(self) -> str | eventbus.EventsURL:
+    def events_url(self) -> str | EventsURL:
         return events_target(self.app.settings)
 
     def describe_events(self) -> str:
         """Where events go, for people: a URL without its password, or the local folder."""
         url = self.events_url
-        if isinstance(url, eventbus.EventsURL):
+        if isinstance(url, EventsURL):
             return f"the local folder {url.transport_options.get('data_folder_out')}"
         return str(make_url_safe(url))
 
     @cached_property
+    def _publishers(self) -> eventbus.PublisherPerThread:
+        return eventbus.PublisherPerThread(self.events_url)
+
+    @property
     def publisher(self) -> eventbus.EventPublisher:
-        return eventbus.EventPublisher(self.events_url)
+        """This thread's publisher: Dramatiq's worker threads publish at the same time."""
+        return self._publishers.get()
 
     @cached_property
     def upload_dir(self) -> Path:
@@ -157,8 +163,8 @@ class Runtime:
     def close(self) -> None:
         if "parser" in self.__dict__:
             self.parser.close()
-        if "publisher" in self.__dict__:
-            self.publisher.close()
+        if "_publishers" in self.__dict__:
+            self._publishers.close()
         self.backend.broker.close()
 
 

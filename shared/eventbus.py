@@ -2,43 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 from kombu.exceptions import KombuError
 from kombu.messaging import Consumer, Producer
 
 from shared.errors import ConnectError, PublishError
+from shared.event_connection import RETRY_POLICY, EventsURL, bindings_snapshot, connect
 from shared.events import CONTENT_TYPE, EXCHANGE, TAIL_BINDING, routing_key
 
 log = logging.getLogger(__name__)
-
-#: Bounded retries: a dead broker fails the poll in a few seconds, and the poll is retried.
-RETRY_POLICY: dict[str, Any] = {
-    "max_retries": 3,
-    "interval_start": 0,
-    "interval_step": 0.2,
-    "interval_max": 0.5,
-}
-_CONFIRMING_SCHEMES = ("amqp", "amqps", "pyamqp")
-
-
-@dataclass(frozen=True)
-class EventsURL:
-    """A kombu URL with the transport options it needs (the local transport needs some)."""
-
-    url: str
-    transport_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 def local_events_url(data_dir: str | Path) -> EventsURL:
@@ -62,57 +43,8 @@ def local_events_url(data_dir: str | Path) -> EventsURL:
     )
 
 
-def _connection(
-    target: str | EventsURL,
-    extra: Mapping[str, Any],
-    defaults: Mapping[str, Any] | None = None,
-) -> Any:  # kombu is untyped: its objects are Any here
-    if isinstance(target, str):
-        target = EventsURL(target)
-    options: dict[str, Any] = {
-        **(defaults or {}),
-        # Bound the (re)connection attempts kombu makes on its own before a publish.
-        **RETRY_POLICY,
-        "connect_retries_timeout": 3,
-    }
-    if target.url.split("://", 1)[0] in ("redis", "rediss"):
-        # redis-py 8 would otherwise retry a dead server for ~3 s inside every attempt.
-        options["retry_on_timeout"] = False
-        options["socket_connect_timeout"] = 2
-    if target.url.split("://", 1)[0] in _CONFIRMING_SCHEMES:
-        options["confirm_publish"] = True
-    options.update(target.transport_options)
-    options.update(extra)
-    return Connection(  # type: ignore[no-untyped-call]
-        target.url, transport_options=options, connect_timeout=2
-    )
-
-
 def _exchange(name: str) -> Exchange:
     return Exchange(name, type="topic", durable=True)  # type: ignore[no-untyped-call]
-
-
-@contextlib.contextmanager
-def _bindings_read_once(channel: Any) -> Iterator[None]:
-    """Within one batch, read the exchange's bindings once instead of once per event.
-
-    kombu's virtual transports (Redis, the local folder) look the binding table up for every
-    message they route, a round trip each; a batch is routed as of its start, as a single
-    publish is routed as of its own moment.
-    """
-    original = getattr(channel, "get_table", None)
-    if original is None:  # AMQP routes in the broker
-        yield
-        return
-    own = vars(channel).get("get_table")
-    channel.get_table = functools.lru_cache(maxsize=8)(original)
-    try:
-        yield
-    finally:
-        if own is None:
-            del channel.get_table  # back to the class's method
-        else:
-            channel.get_table = own
 
 
 class EventPublisher:
@@ -120,6 +52,8 @@ class EventPublisher:
 
     Every failure (connection refused, broker gone mid-batch, retries used up) comes out as
     PublishError, so the poll stops before it commits or deletes anything on the server.
+    Safe to share between threads (a lock makes their batches take turns), but a process
+    with several publishing threads gives each its own (`PublisherPerThread`).
     """
 
     def __init__(
@@ -130,8 +64,10 @@ class EventPublisher:
         transport_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.exchange = _exchange(exchange)
-        self._connection = _connection(target, transport_options or {})
+        self._connection = connect(target, transport_options or {})
         self._producer: Any = None
+        # kombu's connection, channel and Redis pipeline are not thread-safe.
+        self._lock = threading.Lock()
         # RuntimeError: kombu refuses to go on with a batch whose channel was replaced.
         self._failures: tuple[type[BaseException], ...] = (
             KombuError,
@@ -157,9 +93,11 @@ class EventPublisher:
     ) -> int:
         """Publish a batch over the same connection; returns how many were published.
 
-        On Redis the batch goes out as pipelined commands (kombu's producer batch), which is
-        what lets a poll publish near the raw fetch rate. A failure means some events of the
-        batch may be out: the poll then repeats them, with the same ids, and consumers dedup.
+        On Redis the batch goes out as pipelined commands (kombu's producer batch), and the
+        whole batch is routed on one read of the exchange's bindings, taken when it starts:
+        a queue bound while a batch is under way gets the batches that start after it. A
+        failure means some events of the batch may be out: the poll then repeats them, with
+        the same ids, and consumers dedup.
         """
         prepared = [
             (self._body(item[0]), item[1]) if isinstance(item, tuple)
@@ -168,26 +106,30 @@ class EventPublisher:
         ]  # fmt: skip
         if not prepared:
             return 0
-        try:
-            producer = self._producer_or_new()
-            with producer.batch(), _bindings_read_once(producer.channel):
-                for body, key in prepared:
-                    producer.publish(
-                        body,
-                        routing_key=key,
-                        content_type=CONTENT_TYPE,
-                        content_encoding="utf-8",
-                        delivery_mode="persistent",
-                        retry=True,
-                        retry_policy=RETRY_POLICY,
-                        declare=[self.exchange],
-                    )
-        except self._failures as error:
-            self._reset()
-            raise PublishError(
-                f"events: cannot publish to {self._connection.as_uri()}: {error!r}"
-            ) from error
+        with self._lock:
+            try:
+                self._publish(prepared)
+            except self._failures as error:
+                self._reset()
+                raise PublishError(
+                    f"events: cannot publish to {self._connection.as_uri()}: {error!r}"
+                ) from error
         return len(prepared)
+
+    def _publish(self, prepared: list[tuple[bytes, str]]) -> None:
+        producer = self._producer_or_new()
+        with producer.batch(), bindings_snapshot(producer.channel):
+            for body, key in prepared:
+                producer.publish(
+                    body,
+                    routing_key=key,
+                    content_type=CONTENT_TYPE,
+                    content_encoding="utf-8",
+                    delivery_mode="persistent",
+                    retry=True,
+                    retry_policy=RETRY_POLICY,
+                    declare=[self.exchange],
+                )
 
     @staticmethod
     def _body(event: Mapping[str, Any]) -> bytes:
@@ -202,14 +144,45 @@ class EventPublisher:
             log.debug("closing a broken events connection failed", exc_info=True)
 
     def close(self) -> None:
-        self._producer = None
-        self._connection.release()
+        with self._lock:
+            self._producer = None
+            self._connection.release()
 
     def __enter__(self) -> EventPublisher:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class PublisherPerThread:
+    """One EventPublisher for each thread that publishes, all closed together.
+
+    Dramatiq's worker threads poll at once; with a publisher each, no batch waits for
+    another thread's, and none can disturb another's connection.
+    """
+
+    def __init__(self, target: str | EventsURL) -> None:
+        self._target = target
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._publishers: list[EventPublisher] = []
+
+    def get(self) -> EventPublisher:
+        """This thread's publisher, made on its first publish."""
+        publisher: EventPublisher | None = getattr(self._local, "publisher", None)
+        if publisher is None:
+            publisher = self._local.publisher = EventPublisher(self._target)
+            with self._lock:
+                self._publishers.append(publisher)
+        return publisher
+
+    def close(self) -> None:
+        with self._lock:
+            publishers, self._publishers = self._publishers, []
+        self._local = threading.local()
+        for publisher in publishers:
+            publisher.close()
 
 
 class EventConsumer:
@@ -229,7 +202,7 @@ class EventConsumer:
         transport_options: Mapping[str, Any] | None = None,
     ) -> None:
         # Redis: a short BRPOP, so closing (and stopping `tail`) does not wait a second for it.
-        self._connection = _connection(
+        self._connection = connect(
             target, transport_options or {}, defaults={"polling_interval": 0.2}
         )
         private = queue is None
@@ -263,11 +236,16 @@ class EventConsumer:
         message.ack()
 
     def drain(self, callback: Callable[[dict[str, Any]], None], *, timeout: float) -> int:
-        """Hand each waiting event to `callback`, waiting up to `timeout` s for the first."""
+        """Hand each waiting event to `callback`, waiting up to `timeout` s for the first.
+
+        Returns when nothing more is waiting, or after about `timeout` s (at least 0.5 s)."""
         if self._consumer is None:
             self.open()
         count = 0
         wait = timeout
+        # Under a steady stream there is always more: return now and then all the same, so
+        # that the caller can look at its stop flag.
+        until = time.monotonic() + max(timeout, 0.5)
         while True:
             try:
                 self._connection.drain_events(timeout=wait)
@@ -279,6 +257,8 @@ class EventConsumer:
             for event in received:
                 callback(event)
             count += len(received)
+            if time.monotonic() >= until:
+                return count
             wait = 0.05  # only collect what is already there once something arrived
 
     def close(self) -> None:

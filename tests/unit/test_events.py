@@ -12,9 +12,16 @@ from typing import Any
 
 import kombu
 import pytest
+from kombu.transport import memory
 
 from shared.errors import PublishError
-from shared.eventbus import EventConsumer, EventPublisher, local_events_url, tail
+from shared.eventbus import (
+    EventConsumer,
+    EventPublisher,
+    PublisherPerThread,
+    local_events_url,
+    tail,
+)
 from shared.events import CONTENT_TYPE, build_received_event, event_id, routing_key
 from shared.mail.parse import MessageMetadata
 from tests.support.ports import free_port
@@ -264,6 +271,52 @@ def test_tail_calls_back_until_stopped(exchange: str) -> None:
     assert not thread.is_alive()
     assert got
     assert got[0] == imap_event()
+
+
+def test_a_queue_bound_between_two_batches_gets_the_second(exchange: str) -> None:
+    got: list[dict[str, Any]] = []
+    with EventPublisher("memory://", exchange=exchange) as publisher:
+        publisher.publish_many([imap_event(uid=1), imap_event(uid=2)])
+        with EventConsumer(
+            "memory://", exchange=exchange, transport_options=FAST
+        ) as consumer:  # bound after the first batch: its routing was not kept
+            publisher.publish_many([imap_event(uid=3)])
+            consumer.drain(got.append, timeout=2)
+    assert [e["data"]["uid"] for e in got] == [3]
+
+
+def test_a_batch_reads_the_bindings_once_and_keeps_nothing_after_it(
+    exchange: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    table = memory.Channel.get_table
+
+    def counting(channel: Any, name: str) -> Any:
+        reads.append(name)
+        return table(channel, name)
+
+    monkeypatch.setattr(memory.Channel, "get_table", counting)
+    with EventPublisher("memory://", exchange=exchange) as publisher:
+        publisher.publish_many([imap_event(uid=uid) for uid in range(5)])
+        assert reads == [exchange]
+        channel = publisher._producer.channel
+        channel.get_table(exchange)
+        channel.get_table(exchange)
+        assert reads == [exchange] * 3  # outside a batch, every read goes to the transport
+        assert "get_table" not in vars(channel)  # nothing was installed on the channel
+
+
+def test_each_thread_gets_its_own_publisher_and_close_closes_them_all() -> None:
+    publishers = PublisherPerThread("memory://")
+    seen: list[EventPublisher] = []
+    threads = [threading.Thread(target=lambda: seen.append(publishers.get())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+        thread.join()
+    assert publishers.get() is publishers.get()
+    assert len({id(p) for p in [*seen, publishers.get()]}) == 4
+    publishers.close()
+    assert publishers.get() not in seen
 
 
 @pytest.mark.parametrize("scheme", ["redis", "amqp"])
