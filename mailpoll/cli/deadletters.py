@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import click
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from mailpoll.app import App
 from mailpoll.cli import output
 from shared.clock import as_utc, utcnow
 from shared.db import ledger
 from shared.db.models import Account, DeadLetter
+from shared.errors import ConfigError
 
 
 @click.group("dead-letters")
@@ -57,16 +58,37 @@ def list_command(app: App, name: str | None, as_json: bool) -> None:
 @click.option("--account", "name", help="every dead letter of this account")
 @click.pass_obj
 def replay_command(app: App, ids: tuple[int, ...], name: str | None) -> None:
-    """Try these dead letters again at the account's next poll."""
+    """Try these dead letters again at the account's next poll.
+
+    Every ID is checked before any is changed: one unknown ID changes nothing.
+    """
     if not ids and not name:
         raise click.UsageError("give dead-letter IDs or --account NAME")
     with app.database.session() as session:
-        query = select(DeadLetter).where(col(DeadLetter.dead).is_(True))
-        if ids:
-            query = query.where(col(DeadLetter.id).in_(ids))
-        if name:
-            query = query.where(DeadLetter.account_id == app.account_service(session).get(name).id)
-        letters = list(session.exec(query))
-        for letter in letters:
+        account_id = app.account_service(session).get(name).id if name else None
+        letters = _chosen(session, ids, account_id, name)
+        dead = [letter for letter in letters if letter.dead]
+        for letter in dead:
             letter.dead, letter.replayed_at = False, utcnow()
-    click.echo(f"{len(letters)} dead letter(s) will be tried again at the next poll")
+    waiting = len(letters) - len(dead)
+    already = f" ({waiting} already waiting for it)" if waiting else ""
+    click.echo(f"{len(dead)} dead letter(s) will be tried again at the next poll{already}")
+
+
+def _chosen(
+    session: Session, ids: tuple[int, ...], account_id: int | None, name: str | None
+) -> list[DeadLetter]:
+    """The dead letters named by ID and/or account; ConfigError naming the IDs not found."""
+    query = select(DeadLetter)
+    if ids:
+        # An ID beyond a 64-bit integer cannot exist (and SQLite could not even compare it).
+        query = query.where(col(DeadLetter.id).in_([i for i in ids if 0 < i < 2**63]))
+    if account_id is not None:
+        query = query.where(DeadLetter.account_id == account_id)
+    letters = list(session.exec(query))
+    missing = sorted(set(ids) - {letter.id for letter in letters})
+    if missing:
+        listed = ", ".join(str(i) for i in missing)
+        of = f" of account {name!r}" if name else ""
+        raise ConfigError("id", f"no dead letter with id {listed}{of}")
+    return letters

@@ -5,14 +5,18 @@ from __future__ import annotations
 import io
 import json
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlmodel import select
 
 from mailpoll.cli.main import cli, main
+from shared.db.database import Database
+from shared.db.models import Account, DeadLetter
 from shared.secrets import new_key
 
 PASSWORD = "cli-password-never-shown"
@@ -395,3 +399,37 @@ def test_a_value_of_the_wrong_form_says_the_expected_form(
 ) -> None:
     add_support(run)
     assert run("accounts", "update", "support", *argv) == (2, "", line + "\n")
+
+
+def add_dead_letters(tmp_path: Path, count: int) -> list[int]:
+    """Dead letters of the account `support`, as the poll leaves them."""
+    database = Database(f"sqlite:///{tmp_path / 'data' / 'mailpoll.db'}")
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    with database.session() as session:
+        account_id = session.exec(select(Account.id).where(Account.name == "support")).one()
+        letters = [
+            DeadLetter(account_id=account_id, folder="INBOX", uidvalidity=1, uid=uid,
+                       error="too big", first_failed_at=now, last_failed_at=now, dead=True)
+            for uid in range(1, count + 1)
+        ]  # fmt: skip
+        session.add_all(letters)
+        session.flush()
+        ids = [letter.id for letter in letters if letter.id is not None]
+    database.dispose()
+    return ids
+
+
+def test_replaying_an_unknown_dead_letter_changes_nothing(run: Run, tmp_path: Path) -> None:
+    add_support(run)
+    known = add_dead_letters(tmp_path, 2)
+    code, out, err = run("dead-letters", "replay", str(known[0]), "99999")
+    assert (code, out, err) == (2, "", "error: id: no dead letter with id 99999\n")
+    code, _, err = run("dead-letters", "replay", "99999999999999999999999")
+    assert (code, err) == (2, "error: id: no dead letter with id 99999999999999999999999\n")
+    assert {row["state"] for row in run.json("dead-letters", "list")} == {"dead"}
+    code, out, _ = run("dead-letters", "replay", *map(str, known))
+    assert (code, out) == (0, "2 dead letter(s) will be tried again at the next poll\n")
+    code, out, _ = run("dead-letters", "replay", str(known[0]))
+    assert (
+        out == "0 dead letter(s) will be tried again at the next poll (1 already waiting for it)\n"
+    )
