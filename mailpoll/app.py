@@ -7,16 +7,17 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from sqlmodel import Session
+if TYPE_CHECKING:  # the parts are imported when first used: a command loads only its own
+    from sqlmodel import Session
 
-from shared.accounts.service import AccountService
-from shared.db.database import Database
-from shared.keystore import default_keystore
-from shared.secrets import SecretBox, load_or_create_key
-from shared.settings import Settings
-from shared.system_settings import SystemSettings
-from workers.credentials import CredentialSource
+    from shared.accounts.service import AccountService
+    from shared.db.database import Database
+    from shared.secrets import SecretBox
+    from shared.settings import Settings
+    from shared.system_settings import SystemSettings
+    from workers.credentials import CredentialSource
 
 
 class App:
@@ -37,12 +38,16 @@ class App:
 
     @cached_property
     def database(self) -> Database:
+        from shared.db.database import Database
+
         database = Database(self.settings.effective_database_url)
         database.upgrade()
         return database
 
     @cached_property
     def secrets(self) -> SecretBox:
+        from shared.secrets import SecretBox, load_or_create_key
+
         if self.settings.secret_key is not None:
             return SecretBox(self.settings.secret_key.get_secret_value())
         key = load_or_create_key(
@@ -53,6 +58,9 @@ class App:
     @cached_property
     def credentials(self) -> CredentialSource:
         """Credentials found at connect time: passwords, keystore aliases, OAuth2 tokens."""
+        from shared.keystore import default_keystore
+        from workers.credentials import CredentialSource
+
         return CredentialSource(
             database=self.database,
             secrets=lambda: self.secrets,
@@ -66,9 +74,13 @@ class App:
             yield self.account_service(session)
 
     def account_service(self, session: Session) -> AccountService:
+        from shared.accounts.service import AccountService
+
         return AccountService(session, secrets=lambda: self.secrets, actor=self.actor)
 
     @contextmanager
     def system_settings(self) -> Iterator[SystemSettings]:
+        from shared.system_settings import SystemSettings
+
         with self.database.session() as session:
             yield SystemSettings(session, self.settings, actor=self.actor)

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailpoll.app import App
 from mailpoll.cli import output
 from mailpoll.cli.account_options import read_password
-from shared.accounts import audit, form
 from shared.clock import utcnow
-from shared.db.models import Account
 from shared.errors import ConfigError
-from shared.oauth import TokenInstance
-from workers.configtest import run_config_test
+
+if TYPE_CHECKING:
+    from mailpoll.app import App
+    from shared.db.models import Account
 
 
 @click.command("test")
@@ -31,6 +30,8 @@ def test_command(app: App, name: str | None, file: Any, as_json: bool) -> None:
     """Try an account step by step: resolve, connect, TLS, login, then the folder (inbound)
     or a test mail to test_to (outbound). Saves nothing; exit code 0 only if every step passed.
     """
+    from workers.configtest import run_config_test
+
     if (name is None) == (file is None):
         raise click.UsageError("give an account NAME or --file ACCOUNT.json")
     if name is not None:
@@ -62,6 +63,9 @@ def test_command(app: App, name: str | None, file: Any, as_json: bool) -> None:
 
 
 def _from_file(app: App, file: Any) -> tuple[Account, str | None]:
+    from shared.accounts import form
+    from shared.db.models import Account
+
     try:
         document = json.load(file)
     except json.JSONDecodeError as error:
@@ -97,6 +101,9 @@ def authenticate_command(app: App, name: str, from_stdin: bool) -> None:
 
     The token is stored encrypted; access tokens are refreshed from it when they run out.
     """
+    from shared.accounts import audit
+    from shared.oauth import TokenInstance
+
     del from_stdin  # the only way in: tokens never go on a command line
     refresh_token = read_password().strip()
     with app.accounts() as service:

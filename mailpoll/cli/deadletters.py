@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import click
-from sqlmodel import Session, col, select
+from typing import TYPE_CHECKING
 
-from mailpoll.app import App
+import click
+
 from mailpoll.cli import output
 from shared.clock import as_utc, utcnow
-from shared.db import ledger
-from shared.db.models import Account, DeadLetter
 from shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from mailpoll.app import App
+    from shared.db.models import DeadLetter
 
 
 @click.group("dead-letters")
@@ -24,6 +28,11 @@ def group() -> None:
 @click.pass_obj
 def list_command(app: App, name: str | None, as_json: bool) -> None:
     """Each dead letter: where it is on the server, why it failed, how often."""
+    from sqlmodel import select
+
+    from shared.db import ledger
+    from shared.db.models import Account
+
     with app.database.session() as session:
         account_id = app.account_service(session).get(name).id if name else None
         names = dict(session.exec(select(Account.id, Account.name)).all())
@@ -79,6 +88,10 @@ def _chosen(
     session: Session, ids: tuple[int, ...], account_id: int | None, name: str | None
 ) -> list[DeadLetter]:
     """The dead letters named by ID and/or account; ConfigError naming the IDs not found."""
+    from sqlmodel import col, select
+
+    from shared.db.models import DeadLetter
+
     query = select(DeadLetter)
     if ids:
         # An ID beyond a 64-bit integer cannot exist (and SQLite could not even compare it).

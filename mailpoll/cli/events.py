@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailpoll.app import App
-from mailpoll.runtime import events_target
-from shared.eventbus import tail
 from shared.events import TAIL_BINDING
+
+if TYPE_CHECKING:
+    from mailpoll.app import App
 
 
 @click.group("events")
@@ -26,6 +26,9 @@ def group() -> None:
 @click.pass_obj
 def tail_command(app: App, binding: str, count: int | None) -> None:
     """Print each event published from now on, one JSON line each, until Ctrl-C."""
+    from mailpoll.runtime import events_target
+    from shared.eventbus import tail
+
     stop = threading.Event()
     seen = 0
 

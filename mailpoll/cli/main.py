@@ -5,28 +5,35 @@ from __future__ import annotations
 import sys
 
 import click
-from pydantic import ValidationError
 
-from mailpoll import logs
-from mailpoll.app import App
-from mailpoll.cli import (
-    accounts,
-    admin,
-    deadletters,
-    events,
-    pipeline,
-    send,
-    status,
-    system,
-)
+from mailpoll.cli.lazy import LazyGroup
 from mailpoll.cli.output import database_failure, fail
 from shared.errors import ConfigError, MailpollError, NotFoundError
-from shared.settings import Settings
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+# Each command's module is imported when that command runs: see mailpoll/cli/lazy.py.
+COMMANDS = {
+    "accounts": "mailpoll.cli.accounts:group",
+    "settings": "mailpoll.cli.system:group",
+    "db": "mailpoll.cli.admin:db",
+    "secret-key": "mailpoll.cli.admin:secret_key",
+    "scheduler": "mailpoll.cli.pipeline:scheduler_command",
+    "worker": "mailpoll.cli.pipeline:worker_command",
+    "run": "mailpoll.cli.pipeline:run_command",
+    "poll": "mailpoll.cli.pipeline:poll_command",
+    "status": "mailpoll.cli.status:status_command",
+    "events": "mailpoll.cli.events:group",
+    "dead-letters": "mailpoll.cli.deadletters:group",
+    "send": "mailpoll.cli.send:send_command",
+    "feedback": "mailpoll.cli.send:feedback_command",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="mailpoll")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -36,6 +43,12 @@ def cli(ctx: click.Context) -> None:
     Configuration comes from MAILPOLL_* environment variables (see the README); with none set,
     everything lives in ./mailpoll-data. Exit codes: 0 ok, 1 failure, 2 bad input.
     """
+    from pydantic import ValidationError  # here, not above: `--help` needs neither
+
+    from mailpoll import logs
+    from mailpoll.app import App
+    from shared.settings import Settings
+
     try:
         settings = Settings()
     except ValidationError as error:
@@ -44,21 +57,6 @@ def cli(ctx: click.Context) -> None:
         raise ConfigError(name, f"{first['msg']} (got {first.get('input')!r})") from None
     logs.configure(settings)
     ctx.obj = App(settings)
-
-
-cli.add_command(accounts.group)
-cli.add_command(system.group)
-cli.add_command(admin.db)
-cli.add_command(admin.secret_key)
-cli.add_command(pipeline.scheduler_command)
-cli.add_command(pipeline.worker_command)
-cli.add_command(pipeline.run_command)
-cli.add_command(pipeline.poll_command)
-cli.add_command(status.status_command)
-cli.add_command(events.group)
-cli.add_command(deadletters.group)
-cli.add_command(send.send_command)
-cli.add_command(send.feedback_command)
 
 
 def main(argv: list[str] | None = None) -> int:

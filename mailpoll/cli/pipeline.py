@@ -7,17 +7,16 @@ import logging
 import multiprocessing
 import signal
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mailpoll import logs
-from mailpoll.app import App
-from mailpoll.runtime import Runtime
 from shared.errors import MailpollError
 from shared.hostlock import HostLock
-from shared.settings import Settings
-from workers.poll import poll_account
+
+if TYPE_CHECKING:  # imported by the commands that run: `mailpoll --help` needs none of them
+    from mailpoll.app import App
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_MS = 60_000  # a batch in flight finishes; past this the next poll redoes it
@@ -43,6 +42,8 @@ def scheduler_command(app: App, tick: float) -> None:
 
     Several replicas may run: each due poll is still enqueued once. Needs MAILPOLL_REDIS_URL.
     """
+    from mailpoll.runtime import Runtime
+
     runtime = Runtime(app, allow_embedded=False)
     stop = _stop_on_signals()
     try:
@@ -77,12 +78,17 @@ def worker_command(app: App, processes: int, threads: int) -> None:
 
 def _child(threads: int) -> None:
     """A worker process of `--processes N`: a fresh interpreter, configured like the parent."""
+    from mailpoll.app import App
+    from shared.settings import Settings
+
     settings = Settings()
     logs.configure(settings)
     _work(App(settings), threads)
 
 
 def _work(app: App, threads: int) -> None:
+    from mailpoll.runtime import Runtime
+
     runtime = Runtime(app, allow_embedded=False)
     worker = runtime.worker(threads=threads)
     stop = _stop_on_signals()
@@ -100,6 +106,7 @@ def _work(app: App, threads: int) -> None:
 def run_command(app: App, threads: int, quiet: bool) -> None:
     """Scheduler and worker in one process, on the embedded defaults: no Redis server or broker
     to install. Prints each event as it is published (one JSON line)."""
+    from mailpoll.runtime import Runtime
 
     def show(routing_key: str, event: dict[str, Any]) -> None:
         click.echo(json.dumps({"routing_key": routing_key, **event}, ensure_ascii=False))
@@ -154,6 +161,9 @@ def _one_instance(app: App) -> HostLock | None:
 @click.pass_obj
 def poll_command(app: App, name: str, as_json: bool) -> None:
     """Poll one account now, in the foreground, and print what it did."""
+    from mailpoll.runtime import Runtime
+    from workers.poll import poll_account
+
     with app.accounts() as service:
         account = service.get(name)
     runtime = Runtime(app, allow_embedded=True, send_reports_now=True)

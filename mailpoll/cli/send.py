@@ -6,15 +6,16 @@ import logging
 import shutil
 import uuid
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from mailpoll.app import App
-from mailpoll.runtime import Runtime
-from shared import jobs
 from shared.errors import ConfigError
-from workers.send import SendRequest, send_mail
+
+if TYPE_CHECKING:
+    from mailpoll.app import App
+    from mailpoll.runtime import Runtime
+    from workers.send import SendRequest
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,10 @@ def send_command(
 ) -> None:  # fmt: skip
     """Send a mail through the enabled outbound account; waits for the server's answer
     unless --no-wait (then a worker sends it, retrying what is worth retrying)."""
+    from mailpoll.runtime import Runtime
+    from shared import jobs
+    from workers.send import SendRequest, send_mail
+
     if (body is None) == (body_file is None):
         raise click.UsageError("give one of --body and --body-file")
     text = body if body is not None else body_file.read()  # type: ignore[union-attr]
@@ -65,6 +70,8 @@ def send_command(
 
 def _share_attachments(runtime: Runtime, request: SendRequest) -> SendRequest:
     """Copy attachments where every worker can read them: the shared upload directory."""
+    from workers.send import SendRequest
+
     if not request.attachments:
         return request
     folder = runtime.upload_dir / "default" / "out" / uuid.uuid4().hex
@@ -82,6 +89,9 @@ def _share_attachments(runtime: Runtime, request: SendRequest) -> SendRequest:
 @click.pass_obj
 def feedback_command(app: App, text: str) -> None:
     """Send TEXT to the feedback address (logged instead when there is none)."""
+    from mailpoll.runtime import Runtime
+    from workers.send import SendRequest, send_mail
+
     with app.system_settings() as store:
         address = store.get("feedback_email_address")
     if not address:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import redis
 
-from mailpoll.app import App
 from mailpoll.cli import output
 from shared.clock import as_utc
-from shared.db import ledger
-from shared.db.models import Account, AccountStatus
 from shared.errors import MailpollError
-from shared.schedule import Schedule
+
+if TYPE_CHECKING:
+    from mailpoll.app import App
+    from shared.db.models import Account, AccountStatus
 
 
 @click.command("status")
@@ -22,6 +21,8 @@ from shared.schedule import Schedule
 @click.pass_obj
 def status_command(app: App, as_json: bool) -> None:
     """Last poll, last success, failures in a row, last error, mail waiting, next poll."""
+    from shared.db import ledger
+
     due = _due_times(app)
     rows: list[dict[str, Any]] = []
     with app.system_settings() as store:
@@ -93,6 +94,10 @@ def _due_times(app: App) -> dict[int, float]:
     """Next due times from the shared schedule, when there is a Redis to ask."""
     if not app.settings.redis_url:
         return {}
+    import redis  # only with a Redis server to ask
+
+    from shared.schedule import Schedule
+
     client = redis.Redis.from_url(app.settings.redis_url, socket_timeout=5)
     try:
         return Schedule(client).due_times()

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from mailpoll.app import App
 from mailpoll.cli import output
 from mailpoll.cli.views import print_history
-from shared import system_settings
 
-KEYS = ", ".join(system_settings.SPECS)
+if TYPE_CHECKING:
+    from mailpoll.app import App
+
+
+class _KeysInHelp(click.Command):
+    """`settings set`: its help lists the keys, read from the settings module only when shown."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from shared import system_settings
+
+        self.help = f"{self.short_help} Keys: {', '.join(system_settings.SPECS)}."
+        super().format_help_text(ctx, formatter)
 
 
 @click.group("settings")
@@ -30,7 +41,7 @@ def show(app: App, as_json: bool) -> None:
     output.table(("KEY", "VALUE", "SOURCE"), [(v.key, v.value, v.source) for v in values])
 
 
-@group.command("set", help=f"Set KEY to VALUE (an empty VALUE removes it). Keys: {KEYS}.")
+@group.command("set", cls=_KeysInHelp, short_help="Set KEY to VALUE (an empty VALUE removes it).")
 @click.argument("key")
 @click.argument("value")
 @click.pass_obj
