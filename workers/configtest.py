@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from email.message import EmailMessage
+from typing import Any
 
 from shared.clock import Clock
 from shared.db.models import Account
-from shared.errors import FolderError, MailpollError, TLSError
+from shared.errors import FolderError, MailpollError
 from shared.mail import smtp
-from shared.mail.client import INBOX, Credentials, Endpoint, MailboxClient
+from shared.mail.client import INBOX, Credentials, Endpoint, MailboxClient, StartedTLS
 from shared.mail.connect import open_mailbox
 from shared.mail.probe import Probe, Step, StepFailed, describe_certificate
 from workers.credentials import CredentialSource
@@ -66,34 +69,36 @@ def _credentials(
 def _session_steps(
     probe: Probe,
     endpoint: Endpoint,
-    action: Callable[[], str],
+    action: Callable[[StartedTLS], str],
     after_login: str,
-    certificate: Callable[[], str] = lambda: "STARTTLS accepted",
 ) -> None:
-    """TLS (for starttls) and login happen in one session: report them as two steps."""
+    """TLS (for starttls) and login happen in one session: report them as two steps.
+
+    The tls step is reported ok only once the client says STARTTLS succeeded; a session that
+    fails before that fails the tls step, whatever the reason.
+    """
     started = time.monotonic()
+    tls: list[str] = []
+
+    def on_starttls(certificate: dict[str, Any] | None) -> None:
+        tls.append("STARTTLS, " + describe_certificate(certificate))
+
     try:
-        detail = action()
+        detail = action(on_starttls)
     except MailpollError as error:
         seconds = time.monotonic() - started
-        tls_failed = isinstance(error, TLSError)
+        failed = Step(after_login, False, seconds, str(error), probe.hint(error))
         if endpoint.encryption == "starttls":
-            tls_detail = str(error) if tls_failed else "STARTTLS accepted"
-            probe.steps.append(
-                Step(
-                    "tls",
-                    not tls_failed,
-                    seconds,
-                    tls_detail,
-                    probe.hint(error) if tls_failed else None,
-                )
-            )
-        if not tls_failed or endpoint.encryption != "starttls":
-            probe.steps.append(Step(after_login, False, seconds, str(error), probe.hint(error)))
-        raise StepFailed(probe.steps[-1]) from None
+            if tls:
+                probe.steps.append(Step("tls", True, seconds, tls[0]))
+            else:
+                failed = replace(failed, name="tls")
+        probe.steps.append(failed)
+        raise StepFailed(failed) from None
     seconds = time.monotonic() - started
     if endpoint.encryption == "starttls":
-        probe.steps.append(Step("tls", True, seconds, certificate()))
+        reported = tls[0] if tls else "the client never reported STARTTLS"
+        probe.steps.append(Step("tls", bool(tls), seconds, reported))
     probe.steps.append(Step(after_login, True, seconds, detail))
 
 
@@ -107,18 +112,15 @@ def _inbound(
     assert credentials is not None
     opened: list[MailboxClient] = []
 
-    def login() -> str:
+    def login(on_starttls: StartedTLS) -> str:
         client = open_mailbox(
             account.protocol or "imap", endpoint, credentials, debug=account.debug,
-            account=account.name,
+            account=account.name, on_starttls=on_starttls,
         )  # fmt: skip
         opened.append(client)
         return f"logged in as {credentials.login}"
 
-    def certificate() -> str:
-        return "STARTTLS, " + describe_certificate(opened[0].peer_certificate())
-
-    _session_steps(probe, endpoint, login, "login", certificate)
+    _session_steps(probe, endpoint, login, "login")
     with opened[0] as client:
         folder = account.folder or INBOX
 
@@ -166,11 +168,18 @@ def _send_test(
         subject=f"mailpoll configuration test of {account.name}",
         body="This message was sent by `mailpoll accounts test`: the outbound account works.\r\n",
     )
+    built: list[EmailMessage] = []
 
-    def send() -> str:
+    def compose() -> str:  # before connecting: a bad address is no server's fault
+        built.append(smtp.build_message(mail))
+        return f"from {mail.sender} to {recipient}"
+
+    probe.run("message", compose)
+
+    def send(on_starttls: StartedTLS) -> str:
         result = smtp.send(
-            endpoint, credentials, smtp.build_message(mail), helo=None, debug=account.debug,
-            account=account.name,
+            endpoint, credentials, built[0], helo=None, debug=account.debug,
+            account=account.name, on_starttls=on_starttls,
         )  # fmt: skip
         return f"test mail {result.message_id} accepted for {recipient}"
 

@@ -33,7 +33,7 @@ is a `shared.errors` error; library exceptions never leave the adapters.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -45,6 +45,8 @@ from shared.properties import Properties
 Encryption = Literal["none", "ssl", "starttls"]
 MailProtocol = Literal["imap", "pop3"]
 INBOX = "INBOX"
+# Told the server's certificate once STARTTLS has succeeded (Test Configuration reports it).
+StartedTLS = Callable[[dict[str, Any] | None], None]
 
 
 @dataclass(frozen=True)

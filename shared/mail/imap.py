@@ -28,11 +28,13 @@ from shared.mail.client import (
     MessageRef,
     Rejected,
     RemoteMessage,
+    StartedTLS,
     by_folder,
     chunked,
     too_large,
     uids_of,
 )
+from shared.mail.greeting import explained
 from shared.mail.tls import network_error, ssl_context
 from shared.mail.wire import WireTrace, attach_imapclient
 from shared.mail.words import server_words
@@ -48,22 +50,34 @@ class ImapMailbox(Closing):
     """A logged-in IMAP session; see `shared.mail.client` for the contract."""
 
     def __init__(
-        self, endpoint: Endpoint, credentials: Credentials, *, account: str, debug: bool = False
+        self,
+        endpoint: Endpoint,
+        credentials: Credentials,
+        *,
+        account: str,
+        debug: bool = False,
+        on_starttls: StartedTLS | None = None,
     ) -> None:
+        """`on_starttls` is given the server's certificate once STARTTLS has succeeded."""
         self.endpoint = endpoint
         self.account = account
         self._where = f"IMAP {endpoint}"
         self._trace = WireTrace(account, "imap", enabled=debug)
         self._selected: tuple[str, FolderInfo] | None = None
         self._broken = False
-        self._client: Any = self._open(credentials)
+        self._client: Any = self._open(credentials, on_starttls)
 
-    def _open(self, credentials: Credentials) -> Any:
+    def _open(
+        self,
+        credentials: Credentials,
+        on_starttls: StartedTLS | None,
+    ) -> Any:
         props = self.endpoint.properties
         encryption = self.endpoint.encryption
         context = ssl_context(props) if encryption != "none" else None
         timeout = SocketTimeout(connect=props.connect_timeout, read=props.timeout)
-        with self._errors("connect", handshake=encryption == "ssl"):
+        handshake = encryption == "ssl"
+        with explained("imap", self.endpoint), self._errors("connect", handshake=handshake):
             client = IMAPClient(
                 self.endpoint.host,
                 self.endpoint.port,
@@ -82,6 +96,8 @@ class ImapMailbox(Closing):
                     raise TLSError(f"{self._where}: the server does not offer STARTTLS")
                 with self._errors("STARTTLS", handshake=True):
                     client.starttls(context)
+                if on_starttls is not None:
+                    on_starttls(client.socket().getpeercert())
             with self._errors("LOGIN"):
                 if credentials.mechanism == "xoauth2":
                     client.oauth2_login(credentials.login, credentials.password)

@@ -26,8 +26,10 @@ from shared.mail.client import (
     MessageRef,
     Rejected,
     RemoteMessage,
+    StartedTLS,
     too_large,
 )
+from shared.mail.greeting import explained
 from shared.mail.tls import network_error, ssl_context
 from shared.mail.wire import TracedPOP3, WireTrace, traced_pop3
 from shared.mail.words import server_words
@@ -40,23 +42,35 @@ class Pop3Mailbox(Closing):
     """A logged-in POP3 session: one folder (INBOX), messages known by UIDL."""
 
     def __init__(
-        self, endpoint: Endpoint, credentials: Credentials, *, account: str, debug: bool = False
+        self,
+        endpoint: Endpoint,
+        credentials: Credentials,
+        *,
+        account: str,
+        debug: bool = False,
+        on_starttls: StartedTLS | None = None,
     ) -> None:
+        """`on_starttls` is given the server's certificate once STLS has succeeded."""
         self.endpoint = endpoint
         self.account = account
         self._where = f"POP3 {endpoint}"
         self._trace = WireTrace(account, "pop3", enabled=debug)
         self._index: dict[str, tuple[int, int]] | None = None  # uidl -> (number, size)
         self._broken = False
-        self._pop: TracedPOP3 | None = self._open(credentials)
+        self._pop: TracedPOP3 | None = self._open(credentials, on_starttls)
 
-    def _open(self, credentials: Credentials) -> TracedPOP3:
+    def _open(
+        self,
+        credentials: Credentials,
+        on_starttls: StartedTLS | None,
+    ) -> TracedPOP3:
         props = self.endpoint.properties
         encryption = self.endpoint.encryption
         context = ssl_context(props) if encryption != "none" else None
         pop: TracedPOP3 | None = None
         try:
-            with self._errors("connect", handshake=encryption == "ssl"):
+            handshake = encryption == "ssl"
+            with explained("pop3", self.endpoint), self._errors("connect", handshake=handshake):
                 pop = traced_pop3(
                     self.endpoint.host,
                     self.endpoint.port,
@@ -73,6 +87,8 @@ class Pop3Mailbox(Closing):
                     raise TLSError(f"{self._where}: the server does not offer STLS")
                 with self._errors("STLS", handshake=True):
                     pop.stls(context)
+                if on_starttls is not None:
+                    on_starttls(_certificate(pop.sock))
             with self._errors("login", login=True):
                 if credentials.mechanism == "xoauth2":
                     response = xoauth2(credentials.login, credentials.password)
@@ -191,8 +207,7 @@ class Pop3Mailbox(Closing):
                     self._session().dele(index[ref.uidl][0])
 
     def peer_certificate(self) -> dict[str, Any] | None:
-        getpeercert = getattr(getattr(self._pop, "sock", None), "getpeercert", None)
-        return getpeercert() if getpeercert else None
+        return _certificate(getattr(self._pop, "sock", None))
 
     def close(self) -> None:
         """QUIT, which commits deletions; raises if it fails so the caller knows they did not."""
@@ -209,3 +224,8 @@ class Pop3Mailbox(Closing):
         finally:
             with contextlib.suppress(Exception):
                 pop.close()
+
+
+def _certificate(sock: object) -> dict[str, Any] | None:
+    getpeercert = getattr(sock, "getpeercert", None)
+    return getpeercert() if getpeercert else None

@@ -17,12 +17,14 @@ from typing import Any
 
 from shared.errors import (
     AuthenticationError,
+    ConfigError,
     ConnectError,
     FolderError,
     MailpollError,
     ServerTimeoutError,
 )
 from shared.mail.client import Endpoint
+from shared.mail.greeting import PORTS, WrongPortError, check_greeting
 from shared.mail.tls import network_error, ssl_context
 
 
@@ -75,7 +77,8 @@ class Probe:
         return f"{self.endpoint.host} -> {', '.join(addresses)}"
 
     def connect(self) -> str:
-        """A TCP connection; implicit TLS is then checked by `handshake` on the same socket."""
+        """A TCP connection and, without implicit TLS, the server's greeting: it must be the
+        protocol's, and come in clear. Implicit TLS is checked by `handshake` on the socket."""
         timeout = self.endpoint.properties.connect_timeout
         try:
             self._socket = socket.create_connection(
@@ -84,7 +87,11 @@ class Probe:
         except OSError as error:
             raise network_error(error, self._where) from None
         if self.endpoint.encryption != "ssl":
-            self._socket.close()
+            with self._socket:
+                try:
+                    check_greeting(self.protocol, self.endpoint, self._socket)
+                except OSError as error:
+                    raise network_error(error, self._where) from None
         return f"{self._where} ({self.endpoint.encryption})"
 
     def handshake(self) -> str:
@@ -101,10 +108,14 @@ class Probe:
     def hint(self, error: BaseException) -> str | None:
         """The usual cause of a failure, in words an administrator can act on."""
         text = str(error).lower()
-        ports = _ports(self.protocol)
+        ports = PORTS[self.protocol]
         port = self.endpoint.port
+        if isinstance(error, WrongPortError):
+            return error.hint
         if isinstance(error, AuthenticationError):
             return HINTS["login"]
+        if isinstance(error, ConfigError) and error.field == "sender":
+            return HINTS["sender"]
         if isinstance(error, FolderError):
             return HINTS["folder"]
         if "cannot resolve" in text:
@@ -141,6 +152,10 @@ HINTS = {
         "the server offers no STARTTLS on port {port}: use encryption ssl on the TLS port, "
         "or check the port"
     ),
+    "sender": (
+        "the test mail comes from the system email address, else the login: "
+        "set one with `mailpoll settings set system_email_address ADDRESS`"
+    ),
     "login": "check the login and password (auth local) or the keystore aliases (external)",
     "folder": "the folder does not exist (names are case-sensitive; see the folders listed)",
     "timeout": "the server did not answer in time: a firewall dropping packets, or a wrong port",
@@ -163,11 +178,3 @@ def describe_certificate(certificate: dict[str, Any] | None, version: str | None
 
 def _name(parts: Any) -> str:
     return ", ".join(f"{key}={value}" for rdn in parts for key, value in rdn) or "-"
-
-
-def _ports(protocol: str) -> str:
-    return {
-        "imap": "IMAP: 143 for none/starttls, 993 for ssl",
-        "pop3": "POP3: 110 for none/starttls, 995 for ssl",
-        "smtp": "SMTP: 25 or 587 for none/starttls, 465 for ssl",
-    }[protocol]

@@ -8,6 +8,7 @@ import mimetypes
 import re
 import smtplib
 import socket
+import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +27,8 @@ from shared.errors import (
     TLSError,
     TransientError,
 )
-from shared.mail.client import Credentials, Endpoint
+from shared.mail.client import Credentials, Endpoint, StartedTLS
+from shared.mail.greeting import explained
 from shared.mail.tls import network_error, ssl_context
 from shared.mail.wire import REDACTED, WireTrace
 from shared.mail.words import server_words
@@ -222,21 +224,27 @@ def send(
     helo: str | None = None,
     debug: bool = False,
     account: str,
+    on_starttls: StartedTLS | None = None,
 ) -> SendResult:
     """Send `message` to its To and Cc recipients (a missing Message-ID is added first).
 
     Logs in only when credentials are given (auth `none`: a relay).
 
     `starttls` is refused with `TLSError` before anything else is sent when the server does
-    not offer it. Some refused recipients come back in the result; all refused is an error.
+    not offer it; `on_starttls` is given the server's certificate once STARTTLS succeeded.
+    Some refused recipients come back in the result; all refused is an error.
     """
     where = f"SMTP {endpoint}"
     if message["Message-ID"] is None:
         message["Message-ID"] = make_msgid()
     session = _Session(endpoint, helo, WireTrace(account, "smtp", enabled=debug))
     try:
-        with _errors(where, "connect"):
-            session.connect(endpoint.host, endpoint.port)
+        # No TLS sniffing after a time-out: a send ends within its `timeout` (Test
+        # Configuration names a port that speaks TLS at once).
+        with explained("smtp", endpoint, after_timeout=False), _errors(where, "connect"):
+            code, words = session.connect(endpoint.host, endpoint.port)
+            if code != 220:  # smtplib takes any greeting, even another protocol's
+                raise smtplib.SMTPConnectError(code, words)
         if endpoint.encryption == "starttls":
             with _errors(where, "EHLO"):
                 session.ehlo_or_helo_if_needed()
@@ -244,6 +252,8 @@ def send(
                 raise TLSError(f"{where}: the server does not offer STARTTLS")
             with _errors(where, "STARTTLS"):
                 session.starttls(context=ssl_context(endpoint.properties))
+            if on_starttls is not None and isinstance(session.sock, ssl.SSLSocket):
+                on_starttls(session.sock.getpeercert())
             with _errors(where, "EHLO"):
                 session.ehlo_or_helo_if_needed()
         if credentials is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,8 +13,10 @@ from shared.db.models import Account
 from shared.keystore import EnvironmentKeystore
 from shared.mail.probe import Step
 from shared.secrets import SecretBox, new_key
+from tests.integration.mail.conftest import Reply, ScriptedServer, imap_script
 from tests.support import corpus
 from tests.support.dovecot import DovecotServer
+from tests.support.smtp_server import SmtpServer
 from workers.configtest import run_config_test
 from workers.credentials import CredentialSource
 
@@ -131,3 +134,135 @@ def test_pop3_over_ssl(dovecot: DovecotServer, mailbox_user: tuple[str, str]) ->
     steps = run(target, password)
     assert all(step.ok for step in steps.values()), steps
     assert steps["folder"].detail == "INBOX: 0 message(s)"
+
+
+def outbound(server: SmtpServer, **given: Any) -> Account:
+    fields = {
+        "type": "outbound", "host": "localhost", "port": server.port, "auth_type": "none",
+        "test_to": "bob@example.com", "properties": f"tls_ca_file={server.ca_file}", **given,
+    }  # fmt: skip
+    return account(**fields)
+
+
+def send_test(target: Account, sender: str | None = "ops@example.com") -> dict[str, Step]:
+    steps = run_config_test(
+        target, password=None, credentials=SOURCE, clock=lambda: NOW, sender=sender
+    )
+    return {step.name: step for step in steps}
+
+
+def assert_implicit_tls_named(steps: dict[str, Step], port: int, encryption: str) -> None:
+    assert not steps["connect"].ok
+    assert "this port speaks TLS at once (implicit TLS)" in steps["connect"].detail
+    assert f"so encryption {encryption} cannot be used on it" in steps["connect"].detail
+    assert steps["connect"].hint is not None
+    assert steps["connect"].hint.startswith(f"use encryption ssl for port {port}, or the plain")
+    assert "tls" not in steps  # never "tls ok" for a STARTTLS that was not done
+
+
+@pytest.mark.parametrize("encryption", ["starttls", "none"])
+@pytest.mark.parametrize("protocol", ["imap", "pop3"])
+def test_a_plain_session_on_the_implicit_tls_port_is_named_not_blamed_on_a_firewall(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str], protocol: str, encryption: str
+) -> None:
+    user, password = mailbox_user
+    port = dovecot.imaps_port if protocol == "imap" else dovecot.pop3s_port
+    target = imap(dovecot, user, protocol=protocol, encryption=encryption, port=port)
+    assert_implicit_tls_named(run(target, password), port, encryption)
+
+
+def test_smtp_starttls_on_the_implicit_tls_port_is_named() -> None:
+    with SmtpServer(implicit_tls=True) as server:
+        steps = send_test(outbound(server, encryption="starttls"))
+    assert_implicit_tls_named(steps, server.port, "starttls")
+    assert server.received == []
+
+
+def test_smtp_starttls_reports_the_certificate_only_once_tls_is_up() -> None:
+    with SmtpServer(starttls=True) as server:
+        steps = send_test(outbound(server, encryption="starttls"))
+    assert all(step.ok for step in steps.values()), steps
+    assert list(steps) == ["resolve", "connect", "message", "tls", "send"]
+    assert steps["tls"].detail.startswith("STARTTLS, TLS")
+    assert "commonName=localhost" in steps["tls"].detail
+
+
+def test_an_unusable_sender_fails_before_connecting_and_names_the_setting() -> None:
+    with SmtpServer(starttls=True) as server:
+        steps = send_test(outbound(server, encryption="starttls"), sender="ops")
+    assert list(steps) == ["resolve", "connect", "message"]  # no "tls ok" before it
+    assert steps["message"].detail == "sender: 'ops' is not one e-mail address"
+    assert steps["message"].hint is not None
+    assert "system_email_address" in steps["message"].hint
+
+
+def test_a_session_that_fails_before_starttls_fails_the_tls_step(
+    scripted_server: Callable[[bytes, Reply], ScriptedServer],
+) -> None:
+    # The greeting is IMAP's, then CAPABILITY goes unanswered: STARTTLS is never reached.
+    server = scripted_server(b"* OK fake IMAP ready\r\n", imap_script({}, b""))
+    target = account(
+        host="127.0.0.1", port=server.port, encryption="starttls", login="u",
+        properties="timeout=0.5",
+    )  # fmt: skip
+    steps = run(target, "pw")
+    assert steps["connect"].ok
+    assert not steps["tls"].ok
+    assert "no answer within the time-out" in steps["tls"].detail
+    assert "login" not in steps
+
+
+@pytest.mark.parametrize(
+    ("protocol", "server_port", "speaks"),
+    [("imap", "pop3_port", "POP3"), ("pop3", "imap_port", "IMAP")],
+)
+@pytest.mark.parametrize("encryption", ["none", "starttls"])
+def test_a_port_of_the_other_protocol_is_named_with_its_greeting(
+    dovecot: DovecotServer,
+    mailbox_user: tuple[str, str],
+    protocol: str,
+    server_port: str,
+    speaks: str,
+    encryption: str,
+) -> None:
+    user, password = mailbox_user
+    port = getattr(dovecot, server_port)
+    target = imap(dovecot, user, protocol=protocol, encryption=encryption, port=port)
+    steps = run(target, password)
+    assert not steps["connect"].ok
+    greets = "+OK Dovecot" if speaks == "POP3" else "* OK [CAPABILITY IMAP4rev1"
+    assert (
+        f'speaks {speaks}, not {protocol.upper()}: it greets "{greets}' in steps["connect"].detail
+    )
+    assert "None" not in steps["connect"].detail
+    assert steps["connect"].hint is not None
+    assert steps["connect"].hint.startswith(
+        f"port {port} is {'an' if speaks == 'IMAP' else 'a'} {speaks} port: "
+        f"use protocol {speaks.lower()} with it, or the {protocol.upper()} port"
+    )
+    assert "tls" not in steps
+
+
+def test_imap_over_ssl_on_the_pop3s_port_is_named_at_login(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    steps = run(imap(dovecot, user, encryption="ssl", port=dovecot.pop3s_port), password)
+    assert steps["tls"].ok  # TLS itself worked: the protocol is wrong
+    assert not steps["login"].ok
+    assert 'speaks POP3, not IMAP: it greets "+OK Dovecot' in steps["login"].detail
+
+
+def test_smtp_on_an_imap_port_and_imap_on_an_smtp_port(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    with SmtpServer() as server:
+        steps = send_test(outbound(server, encryption="none", port=dovecot.imap_port))
+        assert not steps["connect"].ok
+        assert "speaks IMAP, not SMTP" in steps["connect"].detail
+        assert steps["connect"].hint is not None
+        assert steps["connect"].hint.startswith(f"port {dovecot.imap_port} is an IMAP port: use")
+        user, password = mailbox_user
+        steps = run(imap(dovecot, user, encryption="none", port=server.port), password)
+    assert not steps["connect"].ok
+    assert 'speaks SMTP, not IMAP: it greets "220 ' in steps["connect"].detail

@@ -17,6 +17,7 @@ from shared.errors import (
 )
 from shared.mail.client import Credentials, Encryption, Endpoint, Rejected, RemoteMessage
 from shared.mail.connect import open_mailbox
+from shared.mail.greeting import WrongPortError
 from shared.mail.imap import ImapMailbox
 from tests.integration.mail.conftest import Reply, ScriptedServer, endpoint, imap_script
 from tests.support.dovecot import DovecotServer
@@ -141,6 +142,27 @@ def test_a_missing_folder_is_a_folder_error(
 ) -> None:
     with connect(dovecot, mailbox_user) as box, pytest.raises(FolderError, match="Nope"):
         box.list_new("Nope")
+
+
+@pytest.mark.parametrize("encryption", ["none", "ssl"])
+def test_a_pop3_port_is_named_by_its_greeting(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str], encryption: Encryption
+) -> None:
+    port = dovecot.pop3s_port if encryption == "ssl" else dovecot.pop3_port
+    point = endpoint(port, encryption, f"tls_ca_file={dovecot.ca_file}")
+    with pytest.raises(
+        WrongPortError, match='speaks POP3, not IMAP: it greets "\\+OK Dovecot'
+    ) as caught:
+        ImapMailbox(point, Credentials(*mailbox_user), account="acct")
+    assert caught.value.hint.startswith(f"port {port} is a POP3 port: use protocol pop3")
+
+
+def test_starttls_on_the_imaps_port_is_named_after_the_time_out(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    point = endpoint(dovecot.imaps_port, "starttls", f"tls_ca_file={dovecot.ca_file}\ntimeout=0.5")
+    with pytest.raises(WrongPortError, match=r"speaks TLS at once \(implicit TLS\)"):
+        ImapMailbox(point, Credentials(*mailbox_user), account="acct")
 
 
 def test_a_closed_port_is_a_connect_error(closed_port: int) -> None:

@@ -17,6 +17,7 @@ from shared.errors import (
 )
 from shared.mail.client import Credentials, Encryption, Endpoint, Rejected, RemoteMessage
 from shared.mail.connect import open_mailbox
+from shared.mail.greeting import WrongPortError
 from shared.mail.pop3 import Pop3Mailbox
 from tests.integration.mail.conftest import Reply, ScriptedServer, endpoint
 from tests.support.dovecot import DovecotServer
@@ -107,6 +108,25 @@ def test_a_refused_login_gives_the_servers_words_without_control_characters(
     with pytest.raises(AuthenticationError) as caught:
         Pop3Mailbox(endpoint(server.port), Credentials("u", "pw"), account="acct")
     assert str(caught.value).endswith("login refused: -ERR [AUTH] café [31mno entry\ufffd")
+
+
+@pytest.mark.parametrize("encryption", ["none", "ssl"])
+def test_an_imap_port_is_named_by_its_greeting(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str], encryption: Encryption
+) -> None:
+    port = dovecot.imaps_port if encryption == "ssl" else dovecot.imap_port
+    point = endpoint(port, encryption, f"tls_ca_file={dovecot.ca_file}")
+    with pytest.raises(WrongPortError, match=r'speaks IMAP, not POP3: it greets "\* OK ') as caught:
+        Pop3Mailbox(point, Credentials(*mailbox_user), account="acct")
+    assert caught.value.hint.startswith(f"port {port} is an IMAP port: use protocol imap")
+
+
+def test_stls_on_the_pop3s_port_is_named_after_the_time_out(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    point = endpoint(dovecot.pop3s_port, "starttls", f"tls_ca_file={dovecot.ca_file}\ntimeout=0.5")
+    with pytest.raises(WrongPortError, match=r"speaks TLS at once \(implicit TLS\)"):
+        Pop3Mailbox(point, Credentials(*mailbox_user), account="acct")
 
 
 def test_a_closed_port_is_a_connect_error(closed_port: int) -> None:

@@ -15,6 +15,7 @@ import pytest
 from shared.errors import AuthenticationError, ConnectError, ServerTimeoutError, TLSError
 from shared.keystore import DirectoryKeystore, resolve_credentials
 from shared.mail.client import Credentials, Encryption, Endpoint
+from shared.mail.greeting import WrongPortError
 from shared.mail.smtp import (
     DeliveryDeferred,
     DeliveryRefused,
@@ -23,6 +24,7 @@ from shared.mail.smtp import (
     send,
 )
 from shared.properties import Properties
+from tests.support.dovecot import DovecotServer
 from tests.support.smtp_server import SmtpServer, silent_server
 
 pytestmark = pytest.mark.integration
@@ -234,6 +236,30 @@ def test_the_time_out_properties_bound_the_greeting_and_the_tls_handshake(
                 account="o",
             )
         assert time.monotonic() - started < 2.0
+
+
+def test_an_imap_port_is_named_by_its_greeting_and_nothing_is_sent(
+    dovecot: DovecotServer,
+) -> None:
+    with pytest.raises(WrongPortError, match=r'speaks IMAP, not SMTP: it greets "\* OK ') as caught:
+        send(endpoint(dovecot.imap_port), None, build_message(outgoing()), account="out")
+    assert caught.value.hint.startswith(f"port {dovecot.imap_port} is an IMAP port: use the SMTP")
+
+
+def test_starttls_on_the_implicit_tls_port_ends_within_the_time_out(
+    smtp_server: StartServer,
+) -> None:
+    server = smtp_server(implicit_tls=True)
+    started = time.monotonic()
+    with pytest.raises(ServerTimeoutError):
+        send(
+            server_endpoint(server, "starttls", "timeout=0.5"),
+            None,
+            build_message(outgoing()),
+            account="o",
+        )
+    assert time.monotonic() - started < 2.0  # no TLS probe after the time-out of a send
+    assert server.received == []
 
 
 def test_a_closed_port_is_a_connect_error(closed_port: int) -> None:

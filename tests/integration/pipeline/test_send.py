@@ -144,7 +144,8 @@ def test_configuration_test_of_an_outbound_account_sends_to_test_to(
         account, password="s3cret", credentials=outbound.deps.credentials,
         clock=lambda: datetime.now(UTC), sender="mailpoll@example.com",
     )  # fmt: skip
-    assert [s.name for s in steps] == ["resolve", "connect", "credentials", "tls", "login and send"]
+    names = ["resolve", "connect", "credentials", "message", "tls", "login and send"]
+    assert [s.name for s in steps] == names
     assert all(step.ok for step in steps)
     assert server.received[0].rcpt_tos == ["ops@example.com"]
 
