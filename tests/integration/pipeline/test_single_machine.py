@@ -164,3 +164,17 @@ def test_a_report_that_cannot_go_out_is_not_marked_as_sent(
             assert connection.execute(query).scalar_one() is None  # tried again next time
     finally:
         database.dispose()
+
+
+def test_polling_a_disabled_account_says_so_by_name(
+    env: dict[str, str], dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    add_inbound(env, dovecot, user, password)
+    assert mailpoll(env, "accounts", "disable", "box").returncode == 0
+
+    polled = mailpoll(env, "poll", "box")
+
+    assert polled.returncode == 1
+    assert "account: box" in polled.stdout
+    assert "reason: the account is disabled" in polled.stdout
