@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from mailpoll.datadir import DataDir
+
 if TYPE_CHECKING:  # the parts are imported when first used: a command loads only its own
     from sqlmodel import Session
 
@@ -25,6 +27,7 @@ class App:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.data_dir = DataDir(settings.data_dir)
 
     @cached_property
     def actor(self) -> str:
@@ -40,6 +43,8 @@ class App:
     def database(self) -> Database:
         from shared.db.database import Database
 
+        if self.settings.uses_embedded_database:
+            self.data_dir.ensure()
         database = Database(self.settings.effective_database_url)
         database.upgrade()
         return database

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared by scripts/run.sh and scripts/test.sh: Debian packages, then a virtualenv with mailpoll.
-# Safe to run again: it installs only what is missing.
+# run.sh gets mailpoll's runtime dependencies only; test.sh (MAILPOLL_BOOTSTRAP_TEST_SERVERS=1)
+# also the test servers and the test tools. Safe to run again: it installs only what is missing.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -36,12 +37,19 @@ if [ -n "$missing" ]; then
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing >/dev/null
 fi
 
-# The virtualenv, reinstalled when pyproject.toml changes.
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
-if [ ! -e "$stamp" ]; then
+# The virtualenv, reinstalled when pyproject.toml changes. A stamp per kind of install: the
+# test one (a superset) also does for run.sh; .installed-HASH is the test stamp of older copies.
+hash=$(sha256sum pyproject.toml | cut -c1-16)
+if [ "${MAILPOLL_BOOTSTRAP_TEST_SERVERS:-0}" = 1 ]; then
+    kind=test target=".[test]"
+else
+    kind=runtime target="."
+fi
+if [ ! -e ".venv/.installed-$kind-$hash" ] && [ ! -e ".venv/.installed-test-$hash" ] \
+    && [ ! -e ".venv/.installed-$hash" ]; then
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[test]"
-    rm -f .venv/.installed-*
-    touch "$stamp"
+    .venv/bin/python -m pip install -q -e "$target"
+    find .venv -maxdepth 1 -name '.installed-*' ! -name "*-$hash" -delete
+    touch ".venv/.installed-$kind-$hash"
 fi

@@ -57,6 +57,7 @@ def cli(ctx: click.Context) -> None:
         raise ConfigError(name, f"{first['msg']} (got {first.get('input')!r})") from None
     logs.configure(settings)
     ctx.obj = App(settings)
+    ctx.call_on_close(ctx.obj.data_dir.note_if_new)  # whichever part made it (events, ...)
 
 
 def main(argv: list[str] | None = None) -> int:

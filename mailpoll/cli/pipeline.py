@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mailpoll import logs
+from mailpoll.cli import run_output
 from shared.errors import MailpollError
 from shared.hostlock import HostLock
 
@@ -118,19 +119,10 @@ def run_command(app: App, threads: int, quiet: bool) -> None:
     worker.start()
     thread = threading.Thread(target=runtime.scheduler().run, args=(stop,), daemon=True)
     thread.start()
-    click.echo(
-        f"mailpoll running: data in {app.settings.data_dir}, messages in {runtime.upload_dir}, "
-        f"events to {runtime.describe_events()} (Ctrl-C stops)",
-        err=True,
-    )
+    click.echo(run_output.started(app, runtime), err=True)
     with app.accounts() as service:
         if not any(a.type == "inbound" and a.enabled for a in service.list()):
-            click.echo(
-                "no enabled inbound account yet: add one in another terminal with "
-                "`mailpoll accounts add NAME --type inbound --host HOST ...`; it is picked up "
-                "without a restart",
-                err=True,
-            )
+            click.echo(run_output.no_account_hint(app), err=True)
     stop.wait()
     thread.join()
     worker.stop(timeout=SHUTDOWN_GRACE_MS)
@@ -145,7 +137,7 @@ def _one_instance(app: App) -> HostLock | None:
     share its locks and may be many."""
     if app.settings.redis_url:
         return None
-    instance = HostLock(app.settings.data_dir, "run")
+    instance = HostLock(app.data_dir.ensure(), "run")
     if not instance.acquire():
         raise MailpollError(
             f"mailpoll is already running on the data dir {app.settings.data_dir.resolve()} "
