@@ -78,6 +78,13 @@ class Settings(BaseSettings):
             raise ConfigError(_variable(info), f"must be one of {levels} (got {value!r})")
         return value
 
+    @field_validator("data_dir", "upload_dir", "keystore_dir")
+    @classmethod
+    def _directory(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ConfigError(_variable(info), f"{str(value)!r} is not a directory")
+        return value
+
     @property
     def effective_database_url(self) -> str:
         """The configured database, else a SQLite file in the data dir."""

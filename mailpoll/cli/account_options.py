@@ -118,10 +118,21 @@ def read_password() -> str:
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, err=True)
     else:
-        password = sys.stdin.readline().rstrip("\r\n")
+        password = _stdin_line().rstrip("\r\n")
     if not password:
         raise ConfigError("password", "--password-stdin read an empty password")
     return str(password)
+
+
+def _stdin_line() -> str:
+    """One line of stdin as UTF-8, whatever the locale says; other bytes are one clear error."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text stream without bytes beneath (tests, embedding)
+        return sys.stdin.readline()
+    try:
+        return str(buffer.readline().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("password", "is not UTF-8 text") from None
 
 
 def _edit_properties(current: str | None, edits: tuple[str, ...]) -> str:

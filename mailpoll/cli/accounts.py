@@ -194,6 +194,8 @@ def _read_json(file: Any) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(file.name, f"not valid JSON: {error}") from None
+    except RecursionError:
+        raise ConfigError(file.name, "not valid JSON: nested too deeply") from None
 
 
 def _report(outcome: Outcome) -> None:

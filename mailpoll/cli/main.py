@@ -7,7 +7,7 @@ import sys
 import click
 
 from mailpoll.cli.lazy import LazyGroup
-from mailpoll.cli.output import database_failure, fail
+from mailpoll.cli.output import fail, unexpected_failure
 from shared.errors import ConfigError, MailpollError, NotFoundError
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     except MailpollError as error:
         return fail(str(error), EXIT_FAILURE)
     except Exception as error:
-        failure = database_failure(error)
+        failure = unexpected_failure(error)
         if failure is None:
             raise
         return fail(*failure)

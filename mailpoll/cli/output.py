@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -16,14 +17,19 @@ def fail(message: str, code: int) -> int:
     return code
 
 
-def database_failure(error: Exception) -> tuple[str, int] | None:
-    """A database refusal as (one line, exit code); None if `error` is not from the database.
+def unexpected_failure(error: Exception) -> tuple[str, int] | None:
+    """An error no command translated, as (one line, exit code); None if it is a bug.
 
     The checks before a write should catch every bad value; this is the net under them, so a
     value that slips through still ends as one line: bad input (2) when the database refused
-    a value, a failure (1) when it could not be reached or answered something else.
+    a value, a failure (1) when the database or the file system failed otherwise.
     """
-    from sqlalchemy import exc  # lazily: SQLAlchemy is loaded already if it raised
+    if isinstance(error, OSError):
+        where = error.filename if error.filename is not None else "system"
+        return f"{where}: {error.strerror or error}", 1
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from sqlalchemy import exc  # loaded already: it raised
 
     if not isinstance(error, exc.SQLAlchemyError):
         return None

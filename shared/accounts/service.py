@@ -51,6 +51,8 @@ class AccountService:
         return list(self._session.exec(select(Account).order_by(col(Account.name))))
 
     def find(self, name: str) -> Account | None:
+        if not _comparable(name):
+            return None  # no stored name holds it, and PostgreSQL refuses to even compare it
         return self._session.exec(select(Account).where(Account.name == name)).first()
 
     def get(self, name: str) -> Account:
@@ -177,6 +179,15 @@ class AccountService:
                     "enabled", "another outbound account was enabled at the same time"
                 ) from None
             raise ConfigError("name", f"an account named {account.name!r} exists already") from None
+
+
+def _comparable(text: str) -> bool:
+    """Text a database can compare: UTF-8, without NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def _columns(account: Account) -> dict[str, Any]:
