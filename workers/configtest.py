@@ -14,7 +14,14 @@ from shared.errors import FolderError, MailpollError
 from shared.mail import smtp
 from shared.mail.client import INBOX, Credentials, Endpoint, MailboxClient, StartedTLS
 from shared.mail.connect import open_mailbox
-from shared.mail.probe import Probe, Step, StepFailed, describe_certificate
+from shared.mail.probe import (
+    Probe,
+    Step,
+    StepFailed,
+    closest_folder,
+    describe_certificate,
+    folder_listing,
+)
 from workers.credentials import CredentialSource
 from workers.intake import Filters
 from workers.mailbox import endpoint_of
@@ -128,13 +135,40 @@ def _inbound(
             try:
                 info = client.select(folder)
             except FolderError as error:
-                known = ", ".join(client.folders())
+                known = folder_listing(client.folders())
                 raise FolderError(f"{error} (the server has: {known})") from None
             validity = "" if info.uidvalidity is None else f", UIDVALIDITY {info.uidvalidity}"
             return f"{folder}: {info.exists} message(s){validity}"
 
         probe.run("folder", select)
+        if account.on_email_received == "move" and account.move_to_folder:
+            _check_move_folder(probe, client, account.move_to_folder)
         probe.run("filters", lambda: _would_take(account, client, folder, clock))
+
+
+def _check_move_folder(probe: Probe, client: MailboxClient, target: str) -> None:
+    """The step that shows `move_to_folder` exists, before a poll would fail to move mail."""
+    folders: list[str] = []
+
+    def look() -> str:
+        folders.extend(client.folders())
+        if target in folders or (target.upper() == INBOX and INBOX in folders):
+            return f"{target} exists: received mail is moved there"
+        raise FolderError(
+            f"move_to_folder {target}: no such folder (the server has: {folder_listing(folders)})"
+        )
+
+    def hint() -> str | None:
+        if not folders:  # the listing itself failed: the usual hint for that error
+            return None
+        closest = closest_folder(target, folders)
+        start = f"did you mean {closest}? " if closest else "create the folder, or "
+        return (
+            f"{start}set move_to_folder to a name exactly as the server lists it; some servers "
+            "keep every folder under INBOX with their delimiter (Cyrus: INBOX.Archive, not Archive)"
+        )
+
+    probe.run("move folder", look, hint)
 
 
 def _would_take(account: Account, client: MailboxClient, folder: str, clock: Clock) -> str:

@@ -26,6 +26,7 @@ from shared.errors import (
 from shared.mail.client import Endpoint
 from shared.mail.greeting import PORTS, WrongPortError, check_greeting
 from shared.mail.tls import network_error, ssl_context
+from shared.mail.words import server_words
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,17 @@ class Probe:
         self._socket = socket.socket()
         self._socket.close()
 
-    def run(self, name: str, action: Callable[[], str]) -> None:
+    def run(
+        self, name: str, action: Callable[[], str], hint: Callable[[], str | None] = lambda: None
+    ) -> None:
+        """Report `action` as step `name`; a failure gets the caller's `hint()` if it has one,
+        else the usual hint for the error."""
         started = time.monotonic()
         try:
             detail = action()
         except (MailpollError, OSError) as error:
-            step = Step(name, False, time.monotonic() - started, str(error), self.hint(error))
+            advice = hint() or self.hint(error)
+            step = Step(name, False, time.monotonic() - started, str(error), advice)
             self.steps.append(step)
             raise StepFailed(step) from None
         self.steps.append(Step(name, True, time.monotonic() - started, detail))
@@ -160,6 +166,29 @@ HINTS = {
     "folder": "the folder does not exist (names are case-sensitive; see the folders listed)",
     "timeout": "the server did not answer in time: a firewall dropping packets, or a wrong port",
 }
+
+
+def folder_listing(folders: list[str], most: int = 30) -> str:
+    """The server's folders for a message: sorted, names made safe, at most `most` of them."""
+    ordered = sorted(folders, key=str.casefold)
+    shown = ", ".join(server_words(name, 80) for name in ordered[:most])
+    return shown + (f", ... ({len(folders) - most} more)" if len(folders) > most else "")
+
+
+def closest_folder(name: str, folders: list[str]) -> str | None:
+    """The one folder that `name` obviously means: the same name in another case, or the same
+    name under INBOX (`INBOX.Archive` for `Archive`, as Cyrus names it), or out from under it."""
+    wanted = _bare(name).casefold()
+    found = [folder for folder in folders if _bare(folder).casefold() == wanted]
+    return found[0] if len(found) == 1 and found[0] != name else None
+
+
+def _bare(folder: str) -> str:
+    """The name without an `INBOX` prefix and its delimiter (any one non-alphanumeric)."""
+    head, delimiter, rest = folder[:5], folder[5:6], folder[6:]
+    if head.upper() == "INBOX" and delimiter and not delimiter.isalnum() and rest:
+        return rest
+    return folder
 
 
 def describe_certificate(certificate: dict[str, Any] | None, version: str | None = None) -> str:

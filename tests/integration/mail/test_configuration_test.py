@@ -266,3 +266,65 @@ def test_smtp_on_an_imap_port_and_imap_on_an_smtp_port(
         steps = run(imap(dovecot, user, encryption="none", port=server.port), password)
     assert not steps["connect"].ok
     assert 'speaks SMTP, not IMAP: it greets "220 ' in steps["connect"].detail
+
+
+def move_steps(
+    dovecot: DovecotServer, user: tuple[str, str], folders: list[str], target: str
+) -> dict[str, Step]:
+    for folder in folders:
+        dovecot.create_folder(user[0], folder)
+    target_account = imap(dovecot, user[0], on_email_received="move", move_to_folder=target)
+    return run(target_account, user[1])
+
+
+def test_an_existing_move_folder_passes(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    steps = move_steps(dovecot, mailbox_user, ["Archive"], "Archive")
+    assert steps["move folder"].ok
+    assert steps["move folder"].detail == "Archive exists: received mail is moved there"
+    assert steps["filters"].ok
+
+
+def test_a_move_folder_kept_under_inbox_is_suggested(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    steps = move_steps(dovecot, mailbox_user, ["INBOX.Archive"], "Archive")
+    step = steps["move folder"]
+    assert not step.ok
+    assert step.detail.startswith("move_to_folder Archive: no such folder (the server has: ")
+    assert "INBOX.Archive" in step.detail
+    assert step.hint is not None
+    assert step.hint.startswith("did you mean INBOX.Archive? set move_to_folder to a name")
+    assert "(Cyrus: INBOX.Archive, not Archive)" in step.hint
+    assert "filters" not in steps
+
+
+def test_a_move_folder_in_another_case_is_suggested(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    steps = move_steps(dovecot, mailbox_user, ["Archive"], "archive")
+    assert not steps["move folder"].ok
+    assert steps["move folder"].hint is not None
+    assert steps["move folder"].hint.startswith("did you mean Archive? ")
+
+
+def test_a_move_folder_with_no_likely_name_lists_the_folders(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    steps = move_steps(dovecot, mailbox_user, ["Archive", "Done"], "Processed")
+    step = steps["move folder"]
+    assert not step.ok
+    assert "Archive" in step.detail
+    assert "Done" in step.detail
+    assert step.hint is not None
+    assert step.hint.startswith("create the folder, or set move_to_folder")
+
+
+def test_no_move_folder_step_unless_mail_is_moved(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    steps = run(imap(dovecot, user, on_email_received="mark_read"), password)
+    assert "move folder" not in steps
+    assert steps["filters"].ok
