@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC
 from email import policy
-from email.errors import UndecodableBytesDefect
+from email.errors import NonASCIILocalPartDefect, UndecodableBytesDefect
 from email.message import Message
 from email.policy import EmailPolicy
 from email.utils import getaddresses
@@ -37,9 +37,12 @@ class MessageMetadata:
     payload encoding, or in a header we read: From, To, Cc, Date, Subject, Message-ID), or
     the exception that stopped parsing. Such a message still gets every field that could be
     read, so it is stored and announced like any other, flagged for consumers. Raw 8-bit
-    headers are not a defect here (UTF-8 per RFC 6532, else read as Windows-1252); a
-    missing Date or Message-ID is not one either. Attachments are the parts with a file
-    name or `Content-Disposition: attachment`; an attached message counts as one.
+    headers are not a defect here (UTF-8 per RFC 6532, else read as Windows-1252), nor is
+    an address with a UTF-8 local part (RFC 6532: `jöran@bücher.example`, kept readable);
+    one whose non-ASCII local part is not UTF-8 or comes from an encoded word is
+    (NonASCIILocalPartDefect). A missing Date or Message-ID is not a defect either.
+    Attachments are the parts with a file name or `Content-Disposition: attachment`; an
+    attached message counts as one.
     """
 
     message_id: str | None = None
@@ -99,15 +102,22 @@ class _Reader:
         log.debug("cannot read %s: %r", what, error)
         self.problems.append(f"{what}: {type(error).__name__}")
 
-    def header(self, name: str) -> Any:
+    def header(self, name: str, *, unless: tuple[type[Exception], ...] = ()) -> Any:
+        """The parsed header, its defects noted (except those of the types in `unless`)."""
         try:
             value = self.message.get(name)
         except Exception as error:
             self.failed(name, error)
             return None
         if value is not None:
-            self.note(getattr(value, "defects", ()))
+            defects = getattr(value, "defects", ())
+            self.note([defect for defect in defects if not isinstance(defect, unless)])
         return value
+
+    def raw(self, name: str) -> str | None:
+        """The header's text as received (8-bit bytes as surrogate escapes)."""
+        found = next((v for k, v in self.message.raw_items() if k.lower() == name), None)
+        return found if isinstance(found, str) else None
 
     def text(self, name: str) -> str | None:
         value = self.header(name)
@@ -115,13 +125,14 @@ class _Reader:
             return None
         text = _clean(" ".join(str(value).split()))
         if "\ufffd" in text:  # the policy gave up on raw 8-bit bytes: try them as cp1252
-            raw = next((v for k, v in self.message.raw_items() if k.lower() == name), None)
-            if isinstance(raw, str):
+            raw = self.raw(name)
+            if raw is not None:
                 text = _clean(" ".join(raw.split()))
         return text or None
 
     def addresses(self, name: str) -> list[str]:
-        value = self.header(name)
+        # The email package flags every non-ASCII local part; RFC 6532 allows them in UTF-8.
+        value = self.header(name, unless=(NonASCIILocalPartDefect,))
         if value is None:
             return []
         try:
@@ -129,7 +140,23 @@ class _Reader:
         except Exception:
             # Fall back to the lenient old parser on the undecoded text.
             found = [addr for _, addr in getaddresses([str(value)])]
-        return [_clean(a) for a in found if a and "@" in a]
+        addresses = [_clean(a) for a in found if a and "@" in a]
+        if not all(self._rfc6532(name, address) for address in addresses):
+            self.note([NonASCIILocalPartDefect()])
+        return addresses
+
+    def _rfc6532(self, name: str, address: str) -> bool:
+        """Whether a non-ASCII local part is sent as RFC 6532 allows: as UTF-8 in the header
+        itself (not in an encoded word, which RFC 2047 forbids in an address)."""
+        local = address.rpartition("@")[0]
+        if local.isascii():
+            return True
+        raw = self.raw(name)
+        try:
+            text = raw.encode("utf-8", "surrogateescape").decode("utf-8") if raw else ""
+        except UnicodeError:  # 8-bit bytes that are not UTF-8
+            return False
+        return f"{local}@" in text
 
     def date(self) -> str | None:
         value = self.header("date")

@@ -37,7 +37,10 @@ def test_corpus_message_gives_expected_metadata(name: str) -> None:
 
 
 def test_clean_messages_have_no_parse_error() -> None:
-    clean = ["plain_ascii.eml", "multipart_alternative.eml", "attachments.eml", "no_date.eml"]
+    clean = [
+        "plain_ascii.eml", "multipart_alternative.eml", "attachments.eml", "no_date.eml",
+        "utf8_address_rfc6532.eml",
+    ]  # fmt: skip
     assert all(EXPECTED[name]["parse_error"] is None for name in clean)
 
 
@@ -46,6 +49,36 @@ def test_broken_messages_are_flagged_but_keep_what_could_be_read() -> None:
         assert EXPECTED[name]["parse_error"]
         assert EXPECTED[name]["attachments"]
         assert EXPECTED[name]["from"] == ["a@example.com"]
+
+
+def test_an_internationalised_address_is_valid_and_stays_readable() -> None:
+    # RFC 6532: UTF-8 in the header itself, a non-ASCII local part included.
+    raw = 'From: "Jöran" <jöran@bücher.example>\r\nTo: zoë@exämple.org\r\n\r\nhi\r\n'
+    metadata = parse_metadata(raw.encode("utf-8"))
+    assert metadata.parse_error is None
+    assert metadata.from_ == ["jöran@bücher.example"]
+    assert metadata.to == ["zoë@exämple.org"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "From: <jöran@bücher.example>".encode("latin-1"),  # 8-bit, but not UTF-8
+        b"From: <=?utf-8?q?j=C3=B6ran?=@example.com>",  # RFC 2047 forbids this in an address
+    ],
+    ids=["latin-1", "encoded-word"],
+)
+def test_a_non_ascii_local_part_outside_rfc_6532_is_still_reported(header: bytes) -> None:
+    metadata = parse_metadata(header + b"\r\n\r\nhi\r\n")
+    assert metadata.parse_error is not None
+    assert "NonASCIILocalPartDefect" in metadata.parse_error
+    assert [address.partition("@")[0] for address in metadata.from_] == ["jöran"]
+
+
+def test_a_malformed_address_is_still_reported() -> None:
+    metadata = parse_metadata("From: Jöran <jöran@@bücher.example>\r\n\r\n".encode())
+    assert metadata.parse_error is not None
+    assert "HeaderDefect" in metadata.parse_error
 
 
 def test_a_2_mb_attachment_reports_its_decoded_size() -> None:
