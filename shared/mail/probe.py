@@ -206,4 +206,6 @@ def describe_certificate(certificate: dict[str, Any] | None, version: str | None
 
 
 def _name(parts: Any) -> str:
-    return ", ".join(f"{key}={value}" for rdn in parts for key, value in rdn) or "-"
+    """A certificate's name; its values are the server's words (made safe like them)."""
+    named = (f"{key}={server_words(str(value), 80)}" for rdn in parts for key, value in rdn)
+    return ", ".join(named) or "-"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.mail.probe import closest_folder, folder_listing
+from shared.mail.probe import closest_folder, describe_certificate, folder_listing
 
 SERVER = ["INBOX", "INBOX.Archive", "INBOX.Sent", "Projects", "Junk"]
 
@@ -33,3 +33,13 @@ def test_a_long_listing_is_sorted_bounded_and_made_safe() -> None:
     names = [f"F{n:02}" for n in range(40, 0, -1)] + ["evil\x1b[2J"]
     assert folder_listing(names, most=3) == "evil [2J, F01, F02, ... (38 more)"
     assert folder_listing(["evil\x1b[2Jname"]) == "evil [2Jname"
+
+
+def test_a_certificates_names_are_shown_without_control_characters() -> None:
+    certificate = {
+        "subject": ((("commonName", "mail.example\r\nlogin           ok"),),),
+        "issuer": ((("organizationName", "Evil\x1b[2J CA"),),),
+    }
+    assert describe_certificate(certificate, "TLSv1.3") == (
+        "TLSv1.3: commonName=mail.example login ok, issued by organizationName=Evil [2J CA"
+    )
