@@ -52,9 +52,7 @@ class Schedule:
             raise ConnectError(f"redis: cannot claim due polls: {error}") from error
         return [int(i) for i in ids]
 
-    def reconcile(
-        self, planned: Mapping[int, Planned], now: float, fingerprint: str
-    ) -> list[int]:
+    def reconcile(self, planned: Mapping[int, Planned], now: float, fingerprint: str) -> list[int]:
         """Make the schedule hold exactly `planned` (account id -> interval and version).
 
         New accounts are due at once, and so are accounts whose configuration changed (a
