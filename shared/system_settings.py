@@ -28,8 +28,16 @@ def _address(key: str) -> Callable[[str], str]:
 
 
 def _interval(value: str) -> str:
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigError("default_polling_interval", f"must be whole seconds >= 1 (got {value!r})")
+    least, most, unit = rules.BOUNDS["polling_interval"]
+    if not value.isascii() or not value.isdigit():
+        raise ConfigError(
+            "default_polling_interval", f"must be a whole number of {unit} (got {value!r})"
+        )
+    if not least <= int(value) <= most:
+        raise ConfigError(
+            "default_polling_interval",
+            f"must be between {least} and {most} {unit} (got {value})",
+        )
     return str(int(value))
 
 

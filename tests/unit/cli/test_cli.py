@@ -222,6 +222,12 @@ def test_settings_show_set_and_precedence(run: Run, monkeypatch: pytest.MonkeyPa
         ("colour", "red", "error: setting: unknown key 'colour'"),
         ("feedback_email_address", "not an address", "error: feedback_email_address: "),
         ("default_polling_interval", "0", "error: default_polling_interval: "),
+        (
+            "default_polling_interval",
+            "99999999999",
+            "error: default_polling_interval: must be between 1 and 604800 seconds",
+        ),
+        ("default_polling_interval", "1m", "error: default_polling_interval: must be a whole"),
     ],
 )
 def test_bad_settings_are_refused(run: Run, key: str, value: str, message: str) -> None:
