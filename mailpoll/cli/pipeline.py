@@ -103,14 +103,17 @@ def _work(app: App, threads: int) -> None:
 @click.command("run")
 @click.option("--threads", default=4, show_default=True, help="worker threads")
 @click.option("--quiet", is_flag=True, help="do not print each event")
+@click.option("--json", "as_json", is_flag=True, help="print each whole event as a JSON line")
 @click.pass_obj
-def run_command(app: App, threads: int, quiet: bool) -> None:
+def run_command(app: App, threads: int, quiet: bool, as_json: bool) -> None:
     """Scheduler and worker in one process, on the embedded defaults: no Redis server or broker
-    to install. Prints each event as it is published (one JSON line)."""
+    to install. Prints a short line per message received or sent (--json: the whole event)."""
     from mailpoll.runtime import Runtime
 
+    line = run_output.json_line if as_json else run_output.event_line
+
     def show(routing_key: str, event: dict[str, Any]) -> None:
-        click.echo(json.dumps({"routing_key": routing_key, **event}, ensure_ascii=False))
+        click.echo(line(routing_key, event))
 
     instance = _one_instance(app)
     runtime = Runtime(app, allow_embedded=True, on_published=None if quiet else show)
