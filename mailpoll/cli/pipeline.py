@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
-import signal
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +12,7 @@ import click
 
 from mailpoll import logs
 from mailpoll.cli import run_output
+from mailpoll.cli.stopping import stop_on_signals
 from shared.errors import MailpollError
 from shared.hostlock import HostLock
 
@@ -21,18 +21,6 @@ if TYPE_CHECKING:  # imported by the commands that run: `mailpoll --help` needs 
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_MS = 60_000  # a batch in flight finishes; past this the next poll redoes it
-
-
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-
-    def handle(signum: int, _frame: Any) -> None:
-        log.info("received %s: finishing the work in flight", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-    return stop
 
 
 @click.command("scheduler")
@@ -46,7 +34,7 @@ def scheduler_command(app: App, tick: float) -> None:
     from mailpoll.runtime import Runtime
 
     runtime = Runtime(app, allow_embedded=False)
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     try:
         runtime.scheduler().run(stop, period=tick)
     finally:
@@ -68,7 +56,13 @@ def worker_command(app: App, processes: int, threads: int) -> None:
     ]
     for child in children:
         child.start()
-    stop = _stop_on_signals()
+
+    def kill_children() -> None:
+        for child in children:
+            if child.pid is not None:
+                child.kill()
+
+    stop = stop_on_signals(at_once=kill_children)
     stop.wait()
     for child in children:
         if child.pid is not None:
@@ -92,7 +86,7 @@ def _work(app: App, threads: int) -> None:
 
     runtime = Runtime(app, allow_embedded=False)
     worker = runtime.worker(threads=threads)
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     worker.start()
     log.info("worker started with %d thread(s)", threads)
     stop.wait()
@@ -117,7 +111,7 @@ def run_command(app: App, threads: int, quiet: bool, as_json: bool) -> None:
 
     instance = _one_instance(app)
     runtime = Runtime(app, allow_embedded=True, on_published=None if quiet else show)
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     worker = runtime.worker(threads=threads)
     worker.start()
     thread = threading.Thread(target=runtime.scheduler().run, args=(stop,), daemon=True)

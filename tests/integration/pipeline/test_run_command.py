@@ -1,10 +1,11 @@
-"""`mailpoll run` as a newcomer runs it: what it prints per message."""
+"""`mailpoll run` as a newcomer runs it: what it prints per message, and how Ctrl-C stops it."""
 
 from __future__ import annotations
 
 import json
 import re
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,3 +102,31 @@ def test_run_prints_a_short_line_per_message_and_with_json_the_whole_event(
     assert report["routing_key"] == "message.received.box"
     assert report["type"] == "mailpoll.message.received"
     assert report["data"]["attachments"][0]["filename"] == "report.pdf"
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port that takes connections and never says a word: a poll of it stays in flight."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server.getsockname()[1]
+
+
+def test_a_second_ctrl_c_stops_run_at_once_and_says_the_chunk_is_fetched_again(
+    silent_server: int, tmp_path: Path, runs: list[Run]
+) -> None:
+    run = Run(tmp_path, "run")
+    runs.append(run)
+    run.add("127.0.0.1", silent_server, "user", "secret", "--property", "connect_timeout=600",
+            "--property", "timeout=600")  # fmt: skip
+    process = run.start()
+    wait_until(lambda: "workers.poll: box: poll started" in run.stderr(), 30, "a poll to start")
+
+    process.send_signal(signal.SIGINT)
+    wait_until(lambda: "finishing the work in flight" in run.stderr(), 30, "the first Ctrl-C")
+    assert "(Ctrl-C again stops at once)" in run.stderr()
+    assert process.poll() is None  # the poll in flight holds it: up to 600 s
+
+    assert run.stop(signal.SIGINT) == 130
+    last = run.stderr().splitlines()[-1]
+    assert last.startswith("second Ctrl-C: stopped at once; the chunk in flight, if any, is ")
+    assert last.endswith("fetched again by the next poll, as after a kill")
