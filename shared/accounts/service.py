@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -17,7 +17,9 @@ from shared.accounts import audit, form
 from shared.clock import Clock, as_utc, utcnow
 from shared.db.models import Account
 from shared.errors import ConfigError, NotFoundError, SecretError
-from shared.secrets import SecretBox
+
+if TYPE_CHECKING:  # `accounts list` needs no encryption library
+    from shared.secrets import SecretBox
 
 
 @dataclass
