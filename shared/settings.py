@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     lock_ttl_seconds: float = Field(default=60.0, ge=3.0)
     # Processes that parse messages beside each worker process (0: parse in the poll's thread).
     parse_processes: int = Field(default=0, ge=0, le=64)
+    # The admin API (`mailpoll web`, and `mailpoll run`): loopback unless told otherwise.
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=1, le=65535)
 
     @field_validator("database_url", "redis_url", "broker_url", "events_url")
     @classmethod

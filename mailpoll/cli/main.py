@@ -26,6 +26,7 @@ COMMANDS = {
     "dead-letters": "mailpoll.cli.deadletters:group",
     "send": "mailpoll.cli.send:send_command",
     "feedback": "mailpoll.cli.send:feedback_command",
+    "web": "mailpoll.cli.web:web_command",
 }
 
 

@@ -1,0 +1,104 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`), with the CLI's words.
+
+A refused value names its field and gives the same one-line reason as the command line, so a
+script or the console can put it beside the field it concerns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from shared.errors import ConfigError, MailpollError, NotFoundError, PermanentError
+
+PROBLEM_JSON = "application/problem+json"
+_TITLES = {
+    400: "Bad request",
+    401: "Not signed in",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    412: "Changed since you read it",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Invalid value",
+    428: "If-Match required",
+    429: "Too many attempts",
+    503: "Not ready",
+}
+
+
+class Problem(Exception):
+    """Raise to answer with a problem document; `field` names the refused field, if any."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.field = field
+        self.headers = headers or {}
+
+
+def problem_response(
+    status: int, detail: str, *, field: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": " ".join(detail.split()),
+    }
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error the app raises on purpose, and every framework error, as a problem."""
+
+    @app.exception_handler(Problem)
+    async def _problem(_request: Request, error: Problem) -> JSONResponse:
+        return problem_response(
+            error.status, error.detail, field=error.field, headers=error.headers
+        )
+
+    @app.exception_handler(ConfigError)
+    async def _config(_request: Request, error: ConfigError) -> JSONResponse:
+        return problem_response(422, str(error), field=error.field)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_request: Request, error: NotFoundError) -> JSONResponse:
+        return problem_response(404, str(error))
+
+    @app.exception_handler(PermanentError)
+    async def _permanent(_request: Request, error: PermanentError) -> JSONResponse:
+        return problem_response(422, str(error))
+
+    @app.exception_handler(MailpollError)
+    async def _transient(_request: Request, error: MailpollError) -> JSONResponse:
+        return problem_response(503, str(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0]
+        location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+        field = location[-1] if location else None
+        reason = str(first.get("msg", "invalid value"))
+        return problem_response(422, f"{field}: {reason}" if field else reason, field=field)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, error: HTTPException) -> JSONResponse:
+        return problem_response(
+            error.status_code, str(error.detail), headers=dict(error.headers or {})
+        )
