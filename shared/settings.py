@@ -33,7 +33,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
-    """What CONTRACT.md lists, with the embedded defaults of a single-machine install.
+    """The MAILPOLL_* variables of the README, with the embedded defaults of one machine.
 
     A wrong value raises ConfigError naming the variable (a password in a URL is masked).
     """

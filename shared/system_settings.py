@@ -1,4 +1,4 @@
-"""The system settings of SPEC.md: stored in the database, else the environment, else defaults.
+"""The system settings: stored in the database, else the environment, else defaults.
 
 A value set with `mailpoll settings set` is shared by every process of a cluster, so it wins
 over a process's environment; `settings show` says where each value comes from.

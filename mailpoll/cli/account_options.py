@@ -1,4 +1,4 @@
-"""The account options of `accounts add` and `accounts update`: SPEC.md's fields with dashes."""
+"""The account options of `accounts add` and `accounts update`: the account fields with dashes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `mailpoll` command: one entry point, subcommands grouped as in CONTRACT.md."""
+"""The `mailpoll` command: one entry point, subcommands grouped by what they work on."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Export and import of email accounts between instances (CONTRACT.md's JSON).
+"""Export and import of email accounts between instances (the documented JSON).
 
 An import is all or nothing: every entry is checked first, and one refusal writes nothing.
 An account whose `protect_during_import` is set on the target is never overwritten or removed.

@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 
 
 class AccountBase(SQLModel):
-    """The fields an administrator sets on an email account (SPEC.md), as stored."""
+    """The fields an administrator sets on an email account (the README lists them), as stored."""
 
     name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
     enabled: bool = True
