@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # The admin API (`mailpoll web`, and `mailpoll run`): loopback unless told otherwise.
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=1, le=65535)
+    # A browser session ends after this long without a request, and this long after sign-in.
+    web_session_idle_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    web_session_hours: int = Field(default=12, ge=1, le=30 * 24)
+    # The largest request body the admin API reads (an import of many accounts is the biggest).
+    web_max_body_mb: int = Field(default=16, ge=1, le=1024)
 
     @field_validator("database_url", "redis_url", "broker_url", "events_url")
     @classmethod

@@ -7,7 +7,7 @@ from importlib.metadata import version
 from fastapi import FastAPI
 
 from web import problems
-from web.routes import health
+from web.routes import health, session
 from web.services import WebServices
 
 OPENAPI_URL = "/api/openapi.json"
@@ -27,4 +27,5 @@ def create_app(services: WebServices) -> FastAPI:
     app.state.services = services
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(session.router)
     return app

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from shared.errors import ConfigError, MailpollError, NotFoundError, PermanentError
@@ -30,6 +31,25 @@ _TITLES = {
     429: "Too many attempts",
     503: "Not ready",
 }
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem: `detail` is the one-line reason the command line gives too, and
+    `field` names the refused field when there is one."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route that may answer these problems (for the OpenAPI document)."""
+    return {
+        status: {"model": ProblemDocument, "description": _TITLES.get(status, "Error")}
+        for status in statuses
+    }
 
 
 class Problem(Exception):
@@ -66,6 +86,7 @@ def problem_response(
 
 def install(app: FastAPI) -> None:
     """Answer every error the app raises on purpose, and every framework error, as a problem."""
+    _document_as_problem_json(app)
 
     @app.exception_handler(Problem)
     async def _problem(_request: Request, error: Problem) -> JSONResponse:
@@ -102,3 +123,23 @@ def install(app: FastAPI) -> None:
         return problem_response(
             error.status_code, str(error.detail), headers=dict(error.headers or {})
         )
+
+
+def _document_as_problem_json(app: FastAPI) -> None:
+    """Problems are served as application/problem+json: say so in the OpenAPI document,
+    where FastAPI would list a response model under application/json."""
+    build = app.openapi
+    reference = "#/components/schemas/ProblemDocument"
+
+    def openapi() -> dict[str, Any]:
+        document = build()  # FastAPI's, cached until routes change; the move below is idempotent
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                for response in operation.get("responses", {}).values():
+                    content = response.get("content", {})
+                    schema = content.get("application/json", {}).get("schema", {})
+                    if schema.get("$ref") == reference:
+                        content[PROBLEM_JSON] = content.pop("application/json")
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

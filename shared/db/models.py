@@ -198,3 +198,62 @@ class DeadLetter(SQLModel, table=True):
     last_failed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     dead: bool = False  # True once attempts ran out and the folder moved past it
     replayed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+# The admin API's people and credentials (`mailpoll admins`, `mailpoll tokens`, sign-in).
+# Only hashes of passwords, tokens and session ids are stored.
+
+
+class AdminUser(SQLModel, table=True):
+    """A person who signs in to the admin API: a role and an argon2id password hash."""
+
+    __tablename__ = "admin_users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    role: str = Field(max_length=16)  # admin or viewer
+    password_hash: str = Field(sa_type=sa.Text)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    password_changed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class ApiToken(SQLModel, table=True):
+    """A service's bearer token: its role and the SHA-256 of the token (shown once at creation)."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    role: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    hint: str = Field(max_length=16)  # the token's first characters, to tell tokens apart
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    last_used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the SHA-256 of its cookie, its CSRF token, when it began and was
+    last seen (idle and absolute expiry)."""
+
+    __tablename__ = "web_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    admin_id: int = Field(foreign_key="admin_users.id", ondelete="CASCADE", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    last_seen_at: datetime = Field(sa_type=sa.DateTime(timezone=True), index=True)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed sign-in, counted per user and per client address (SHA-256 of which), in the
+    database so that every replica throttles alike."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (sa.Index("ix_login_failures_key_at", "key_hash", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64)
+    at: datetime = Field(sa_type=sa.DateTime(timezone=True), index=True)
