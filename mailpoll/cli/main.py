@@ -27,6 +27,8 @@ COMMANDS = {
     "send": "mailpoll.cli.send:send_command",
     "feedback": "mailpoll.cli.send:feedback_command",
     "web": "mailpoll.cli.web:web_command",
+    "admins": "mailpoll.cli.admins:group",
+    "tokens": "mailpoll.cli.tokens:group",
 }
 
 
