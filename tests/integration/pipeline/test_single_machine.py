@@ -178,3 +178,18 @@ def test_polling_a_disabled_account_says_so_by_name(
     assert polled.returncode == 1
     assert "account: box" in polled.stdout
     assert "reason: the account is disabled" in polled.stdout
+
+
+def test_status_without_a_redis_server_tells_the_next_poll_from_the_backoff(
+    env: dict[str, str], dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, _ = mailbox_user
+    add_inbound(env, dovecot, user, "wrong password")
+    assert mailpoll(env, "poll", "box").returncode == 1  # authentication: 15 minutes' backoff
+
+    shown = mailpoll(env, "status", "--json")
+
+    assert shown.returncode == 0, shown.stderr
+    (row,) = json.loads(shown.stdout)
+    assert row["consecutive_failures"] == 1
+    assert row["next_poll_at"] is not None  # was "-": the schedule lives in `mailpoll run`
