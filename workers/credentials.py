@@ -7,12 +7,10 @@ when the one the account holds is about to run out.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-from shared import oauth
+from shared import oauth, oauth_store
 from shared.db.database import Database
 from shared.db.models import Account
 from shared.errors import AuthenticationError
@@ -56,8 +54,8 @@ class CredentialSource:
     def access_token(self, account: Account, *, fresh: bool = False) -> str:
         if not account.client_token_instance_encrypted:
             raise AuthenticationError(
-                f"{account.name}: oauth2: no token yet: run `mailpoll accounts authenticate "
-                f"{account.name} --refresh-token-stdin`"
+                f"{account.name}: oauth2: no token yet: authenticate it (the console's "
+                f"Authenticate, or `mailpoll accounts authenticate {account.name} --device`)"
             )
         instance = oauth.TokenInstance.from_json(
             self._decrypt(account.client_token_instance_encrypted, f"{account.name}: token")
@@ -69,35 +67,34 @@ class CredentialSource:
         assert renewed.access_token is not None
         return renewed.access_token
 
-    def refresh(self, account: Account, instance: oauth.TokenInstance) -> oauth.TokenInstance:
-        """A new access token; the account's status says how it went, for `accounts show`."""
-        config = json.loads(account.client_token_config or "{}")
-        secret = None
-        if account.client_secret_encrypted:
-            secret = self._decrypt(
-                account.client_secret_encrypted, f"{account.name}: client secret"
-            )
+    def refresh(
+        self, account: Account, instance: oauth.TokenInstance, *, actor: str | None = None
+    ) -> oauth.TokenInstance:
+        """A new access token; the account's status says how it went, for `accounts show`.
+
+        With an `actor` (a refresh token given by hand), the grant goes in the audit history.
+        """
+        config, secret = oauth_store.client_of(account, self._secrets())
         timeout = Properties.of(account.properties, account.type).timeout
         try:
-            fresh = oauth.refresh(config, secret, instance, timeout=timeout)
+            fresh = oauth.refresh(config, secret, instance, timeout=timeout, clock=self._clock)
         except AuthenticationError as error:
             self._store(account, None, f"refresh refused: {error}")
             raise
-        until = datetime.fromtimestamp(fresh.expires_at or 0, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-        self._store(account, fresh, f"authenticated; access token valid until {until}")
+        self._store(account, fresh, oauth.status_of(fresh), actor=actor)
         return fresh
 
-    def _store(self, account: Account, instance: oauth.TokenInstance | None, status: str) -> None:
-        if account.id is None or self._database is None:  # values under test: keep nothing
-            return
-        with self._database.session() as session:
-            row = session.get(Account, account.id)
-            if row is None:
-                return
-            if instance is not None:
-                row.client_token_instance_encrypted = self._secrets().encrypt(instance.to_json())
-                account.client_token_instance_encrypted = row.client_token_instance_encrypted
-            row.oauth_status = account.oauth_status = status[:200]
+    def _store(
+        self,
+        account: Account,
+        instance: oauth.TokenInstance | None,
+        status: str,
+        *,
+        actor: str | None = None,
+    ) -> None:
+        if self._database is not None:
+            box = self._secrets()
+            oauth_store.save(self._database, box, account, instance, status, actor=actor)
 
     def _decrypt(self, token: str, what: str) -> str:
         return self._secrets().decrypt(token, what=what)

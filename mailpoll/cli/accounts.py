@@ -54,8 +54,11 @@ def list_accounts(app: App, as_json: bool) -> None:
 @click.pass_obj
 def show(app: App, name: str, as_json: bool) -> None:
     """Show one account's settings and audit stamps (secrets only as set / not set)."""
+    from shared.oauth_store import token_fields
+
     with app.accounts() as service:
-        view = account_view(service.get(name))
+        account = service.get(name)
+    view = {**account_view(account), **token_fields(account, lambda: app.secrets)}
     if as_json:
         output.emit_json(view)
     else:

@@ -16,6 +16,7 @@ from shared.errors import ConfigError
 if TYPE_CHECKING:
     from mailpoll.app import App
     from shared.db.models import Account
+    from shared.oauth import TokenInstance
 
 
 @click.command("test")
@@ -92,34 +93,56 @@ def _from_file(app: App, file: Any) -> tuple[Account, str | None]:
 @click.command("authenticate")
 @click.argument("name")
 @click.option(
-    "--refresh-token-stdin", "from_stdin", is_flag=True, required=True,
-    help="read the refresh token the provider issued (its consent flow) from standard input",
+    "--device", is_flag=True,
+    help="consent on any other device: prints a web address and a code to enter there (RFC 8628)",
+)  # fmt: skip
+@click.option(
+    "--refresh-token-stdin", "from_stdin", is_flag=True,
+    help="read a refresh token the provider issued elsewhere from standard input",
 )  # fmt: skip
 @click.pass_obj
-def authenticate_command(app: App, name: str, from_stdin: bool) -> None:
-    """Give an oauth2 account its refresh token, and check it by fetching an access token.
+def authenticate_command(app: App, name: str, device: bool, from_stdin: bool) -> None:
+    """Give an oauth2 account its refresh token: by consent with --device, or by hand.
 
     The token is stored encrypted; access tokens are refreshed from it when they run out.
+    In a browser, the admin API's Authenticate does the same (authorization code with PKCE).
     """
-    from shared.accounts import audit
-    from shared.oauth import TokenInstance
+    from shared import oauth
 
-    del from_stdin  # the only way in: tokens never go on a command line
-    refresh_token = read_password().strip()
+    if device == from_stdin:
+        raise click.UsageError("give one of --device and --refresh-token-stdin")
+    refresh_token = read_password().strip() if from_stdin else None
     with app.accounts() as service:
         account = service.get(name)
     if account.auth_type != "oauth2":
         raise ConfigError("auth_type", f"{name} uses {account.auth_type}, not oauth2")
-    had_token = bool(account.client_token_instance_encrypted)
-    fresh = app.credentials.refresh(account, TokenInstance(refresh_token=refresh_token))
-    with app.database.session() as session:
-        audit.record(
-            session, kind="account", name=name, action="authenticated", actor=app.actor,
-            at=utcnow(), changes={"client_token_instance": [_held(had_token), "(changed)"]},
-        )  # fmt: skip
+    if refresh_token is not None:
+        instance = oauth.TokenInstance(refresh_token=refresh_token)
+        fresh = app.credentials.refresh(account, instance, actor=app.actor)
+    else:
+        fresh = _device_grant(app, account)
+    who = f" as {fresh.who}" if fresh.who else ""
     until = datetime.fromtimestamp(fresh.expires_at or 0, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    click.echo(f"authenticated: {name} (access token valid until {until})")
+    click.echo(f"authenticated: {name}{who} (access token valid until {until})")
 
 
-def _held(held: bool) -> str:
-    return "(held)" if held else "(none)"
+def _device_grant(app: App, account: Account) -> TokenInstance:
+    """RFC 8628: show where to go and what to enter, then wait for the person's answer."""
+    from shared import oauth, oauth_store
+    from shared.oauth_device import DeviceFlow
+    from shared.properties import Properties
+
+    config, secret = oauth_store.client_of(account, app.secrets)
+    timeout = Properties.of(account.properties, account.type).timeout
+    flow = DeviceFlow(config, secret, timeout=timeout)
+    code = flow.start()
+    click.echo(f"To authenticate {account.name}, open {code.verification_uri}")
+    click.echo(f"and enter the code: {code.user_code}")
+    if code.verification_uri_complete:
+        click.echo(f"(or open {code.verification_uri_complete})")
+    minutes = max(1, round(code.expires_in / 60))
+    click.echo(f"waiting for approval (the code runs out in {minutes} min) ...", err=True)
+    instance = flow.wait(code)
+    status = oauth.status_of(instance)
+    oauth_store.save(app.database, app.secrets, account, instance, status, actor=app.actor)
+    return instance

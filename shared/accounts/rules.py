@@ -21,8 +21,9 @@ PROTOCOLS = ("imap", "pop3")
 ENCRYPTIONS = ("none", "ssl", "starttls")
 AUTH_TYPES = ("local", "external", "oauth2", "none")
 ON_RECEIVED = ("leave", "mark_read", "move", "delete")
+TOKEN_CONFIG_URLS = ("authorize_url", "token_url", "device_authorization_url", "redirect_uri")
 TOKEN_CONFIG_KEYS = frozenset(
-    {"provider", "client_id", "client_secret", "authorize_url", "token_url", "scopes"}
+    {"provider", "client_id", "client_secret", "scopes", *TOKEN_CONFIG_URLS}
 )
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_@-]{0,99}$")
@@ -216,12 +217,28 @@ def check_token_config(text: str) -> tuple[str, str | None]:
     for key in ("client_id", "token_url"):
         if not isinstance(config.get(key), str) or not config[key]:
             raise ConfigError("client_token_config", f"{key!r} is required")
-    if not str(config["token_url"]).startswith(("https://", "http://")):
-        raise ConfigError("client_token_config", "'token_url' must be an http(s) URL")
+    for key in TOKEN_CONFIG_URLS:
+        if key in config and not _is_http_url(config[key]):
+            raise ConfigError("client_token_config", f"{key!r} must be an http(s) URL")
+    scopes = config.get("scopes", "")
+    if not isinstance(scopes, str) and not (
+        isinstance(scopes, list) and all(isinstance(s, str) for s in scopes)
+    ):
+        raise ConfigError("client_token_config", "'scopes' must be a string or a list of strings")
+    if not isinstance(config.get("provider", ""), str):
+        raise ConfigError("client_token_config", "'provider' must be a string")
     secret = config.pop("client_secret", None)
     if secret is not None and not isinstance(secret, str):
         raise ConfigError("client_token_config", "'client_secret' must be a string")
     return json.dumps(config, sort_keys=True), secret
+
+
+def _is_http_url(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and value.startswith(("https://", "http://"))
+        and not any(c.isspace() or ord(c) < 32 for c in value)
+    )
 
 
 def _check_choice(values: Mapping[str, Any], field: str, choices: tuple[str, ...]) -> None:

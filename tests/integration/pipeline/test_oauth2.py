@@ -20,26 +20,6 @@ from tests.support.pipeline import Pipeline, running_pipeline
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[OAuthServer]:
-    server = OAuthServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def oauth_dovecot(provider: OAuthServer) -> Iterator[DovecotServer]:
-    server = DovecotServer(oauth2_introspection_url=provider.introspection_url)
-    try:
-        server.start()
-    except Exception as exc:
-        tail = server.log_tail()
-        server.cleanup()
-        pytest.fail(f"Dovecot with OAuth2 cannot be started: {exc!r}\n{tail}", pytrace=False)
-    yield server
-    server.cleanup()
-
-
 @pytest.fixture
 def pipeline(oauth_dovecot: DovecotServer, redis_url: str, tmp_path: Path) -> Iterator[Pipeline]:
     with running_pipeline(oauth_dovecot, redis_url, tmp_path) as running:
@@ -67,8 +47,8 @@ def test_an_oauth2_account_polls_with_access_tokens_refreshed_when_due(
     oauth_dovecot.append(user, corpus.plain("via xoauth2"))
     account = oauth_account(pipeline, provider, user, name="oauthuser")
     assert pipeline.poll(account).error == (
-        "oauthuser: oauth2: no token yet: run `mailpoll accounts authenticate oauthuser "
-        "--refresh-token-stdin`"
+        "oauthuser: oauth2: no token yet: authenticate it (the console's Authenticate, or "
+        "`mailpoll accounts authenticate oauthuser --device`)"
     )
     grants = provider.grants
     authenticate(pipeline, account, provider.issue_refresh_token(user))
