@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # Debian packages: Python, and for the tests the real servers they start (Dovecot, Redis,
-# PostgreSQL's binaries for a throwaway cluster when no server runs on 127.0.0.1:5432).
+# RabbitMQ, PostgreSQL's binaries for a throwaway cluster when no server runs on 127.0.0.1:5432).
 missing=""
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$missing python3-venv python3-pip"
@@ -14,6 +14,7 @@ if [ "${MAILPOLL_BOOTSTRAP_TEST_SERVERS:-0}" = 1 ]; then
     command -v dovecot >/dev/null 2>&1 || missing="$missing dovecot-imapd dovecot-pop3d"
     command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
     command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+    command -v rabbitmq-server >/dev/null 2>&1 || missing="$missing rabbitmq-server"
     # PostgreSQL's binaries make a throwaway cluster when no server answers on 5432 (and
     # the fixture's own test uses them); no system cluster is created or started.
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -31,6 +32,12 @@ if [ -n "$missing" ]; then
     fi
     echo "installing Debian packages:$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
+    # The packages' own services stay stopped (the tests start throwaway servers of their own).
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends \

@@ -17,14 +17,18 @@ from tests.support.processes import MailpollProcess, environment
 
 
 class Cluster:
-    """A shared SQLite database, Redis for locks and jobs, a second Redis for the events."""
+    """A shared SQLite database, Redis for locks and jobs (unless `broker_url` names another
+    broker), and an events broker of its own."""
 
-    def __init__(self, tmp_path: Path, redis_url: str, events_url: str) -> None:
+    def __init__(
+        self, tmp_path: Path, redis_url: str, events_url: str, *, broker_url: str | None = None
+    ) -> None:
         self.tmp_path = tmp_path
         self.key = new_key()
         self.env = environment(
             database_url=f"sqlite:///{tmp_path / 'mailpoll.db'}",
             redis_url=redis_url,
+            broker_url=broker_url or redis_url,
             events_url=events_url,
             secret_key=self.key,
             data_dir=str(tmp_path / "data"),
