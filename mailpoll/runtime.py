@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import dramatiq
-from kombu.utils.url import maybe_sanitize_url as make_url_safe
 from sqlmodel import Session
 
 from mailpoll.app import App
@@ -17,7 +16,8 @@ from scheduler.loop import Scheduler
 from shared import eventbus, events, jobs
 from shared.clock import utcnow
 from shared.errors import ConfigError
-from shared.event_connection import EventsURL
+from shared.event_connection import EventsURL, describe
+from shared.event_transport_local import local_events_url
 from shared.mail.parsing import Parser, make_parser
 from shared.schedule import Schedule
 from shared.settings import Settings
@@ -32,12 +32,12 @@ Published = Callable[[str, dict[str, Any]], None]  # (routing key, event)
 
 
 def events_target(settings: Settings) -> str | EventsURL:
-    """MAILPOLL_EVENTS_URL, else MAILPOLL_REDIS_URL, else a local folder in the data dir."""
+    """MAILPOLL_EVENTS_URL, else MAILPOLL_REDIS_URL, else the local store in the data dir."""
     if settings.events_url:
         return settings.events_url
     if settings.redis_url:
         return settings.redis_url
-    return eventbus.local_events_url(settings.data_dir)
+    return local_events_url(settings.data_dir)
 
 
 class Runtime:
@@ -66,11 +66,8 @@ class Runtime:
         return events_target(self.app.settings)
 
     def describe_events(self) -> str:
-        """Where events go, for people: a URL without its password, or the local folder."""
-        url = self.events_url
-        if isinstance(url, EventsURL):
-            return f"the local folder {url.transport_options.get('data_folder_out')}"
-        return str(make_url_safe(url))
+        """Where events go, for people: a URL without its password, or the local store."""
+        return describe(self.events_url)
 
     @cached_property
     def _publishers(self) -> eventbus.PublisherPerThread:

@@ -11,6 +11,7 @@ from typing import Any
 
 from kombu.connection import Connection
 from kombu.transport import virtual
+from kombu.utils.url import maybe_sanitize_url
 
 #: Bounded retries: a dead broker fails the poll in a few seconds, and the poll is retried.
 RETRY_POLICY: dict[str, Any] = {
@@ -24,10 +25,21 @@ _CONFIRMING_SCHEMES = ("amqp", "amqps", "pyamqp")
 
 @dataclass(frozen=True)
 class EventsURL:
-    """A kombu URL with the transport options it needs (the local transport needs some)."""
+    """A kombu URL, or a transport named by import path, with the options it needs."""
 
     url: str
     transport_options: Mapping[str, Any] = field(default_factory=dict)
+    #: kombu's `transport=` (an import path) for a transport that no URL scheme names.
+    transport: str | None = None
+    #: Where events go, for people, when the URL does not say it.
+    description: str = ""
+
+
+def describe(target: str | EventsURL) -> str:
+    """Where events go, for people and error messages: never a password."""
+    if isinstance(target, str):
+        target = EventsURL(target)
+    return target.description or str(maybe_sanitize_url(target.url))
 
 
 class _BatchRouting:
@@ -113,5 +125,8 @@ def connect(
     options.update(target.transport_options)
     options.update(extra)
     return _Connection(  # type: ignore[no-untyped-call]
-        target.url, transport_options=options, connect_timeout=2
+        target.url or None,
+        transport=target.transport,
+        transport_options=options,
+        connect_timeout=2,
     )

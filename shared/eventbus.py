@@ -1,50 +1,24 @@
-"""Publishing and consuming events with kombu: the topic exchange, retries, `events tail`."""
+"""Publishing events with kombu: batches, bounded retries, one publisher per thread."""
 
 from __future__ import annotations
 
 import json
 import logging
 import threading
-import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kombu.entity import Exchange, Queue
 from kombu.exceptions import KombuError
-from kombu.messaging import Consumer, Producer
+from kombu.messaging import Producer
 
-from shared.errors import ConnectError, PublishError
-from shared.event_connection import RETRY_POLICY, EventsURL, bindings_snapshot, connect
-from shared.events import CONTENT_TYPE, EXCHANGE, TAIL_BINDING, routing_key
+from shared.errors import PublishError
+from shared.event_connection import RETRY_POLICY, EventsURL, bindings_snapshot, connect, describe
+from shared.event_consumer import EventConsumer, exchange_entity, tail
+from shared.events import CONTENT_TYPE, EXCHANGE, routing_key
+
+__all__ = ["EventConsumer", "EventPublisher", "PublisherPerThread", "tail"]
 
 log = logging.getLogger(__name__)
-
-
-def local_events_url(data_dir: str | Path) -> EventsURL:
-    """The embedded mode's event transport: kombu's filesystem transport under the data dir.
-
-    Publisher and `events tail` run in different processes, so bindings live in a control
-    folder and messages in one shared folder; both are created here.
-    """
-    root = Path(data_dir) / "events"
-    messages, control = root / "messages", root / "control"
-    for folder in (messages, control):
-        folder.mkdir(parents=True, exist_ok=True)
-    return EventsURL(
-        "filesystem://",
-        {
-            "data_folder_in": str(messages),
-            "data_folder_out": str(messages),
-            "control_folder": str(control),
-            "polling_interval": 0.1,
-        },
-    )
-
-
-def _exchange(name: str) -> Exchange:
-    return Exchange(name, type="topic", durable=True)  # type: ignore[no-untyped-call]
 
 
 class EventPublisher:
@@ -63,8 +37,9 @@ class EventPublisher:
         exchange: str = EXCHANGE,
         transport_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.exchange = _exchange(exchange)
+        self.exchange = exchange_entity(exchange)
         self._connection = connect(target, transport_options or {})
+        self._where = describe(target)
         self._producer: Any = None
         # kombu's connection, channel and Redis pipeline are not thread-safe.
         self._lock = threading.Lock()
@@ -111,9 +86,7 @@ class EventPublisher:
                 self._publish(prepared)
             except self._failures as error:
                 self._reset()
-                raise PublishError(
-                    f"events: cannot publish to {self._connection.as_uri()}: {error!r}"
-                ) from error
+                raise PublishError(f"events: cannot publish to {self._where}: {error!r}") from error
         return len(prepared)
 
     def _publish(self, prepared: list[tuple[bytes, str]]) -> None:
@@ -183,113 +156,3 @@ class PublisherPerThread:
         self._local = threading.local()
         for publisher in publishers:
             publisher.close()
-
-
-class EventConsumer:
-    """A queue bound to the events exchange; bound on open, so it sees what follows.
-
-    Without a queue name it gets a private auto-deleted queue (for `mailpoll events tail`);
-    downstream services pass a durable name so nothing is missed while they are down.
-    """
-
-    def __init__(
-        self,
-        target: str | EventsURL,
-        *,
-        binding: str = TAIL_BINDING,
-        queue: str | None = None,
-        exchange: str = EXCHANGE,
-        transport_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        # Redis: a short BRPOP, so closing (and stopping `tail`) does not wait a second for it.
-        self._connection = connect(
-            target, transport_options or {}, defaults={"polling_interval": 0.2}
-        )
-        private = queue is None
-        self.queue = Queue(  # type: ignore[no-untyped-call]
-            queue or f"mailpoll.tail.{uuid.uuid4().hex}",
-            exchange=_exchange(exchange),
-            routing_key=binding,
-            durable=not private,
-            auto_delete=private,
-        )
-        self._consumer: Any = None
-        self._received: list[dict[str, Any]] = []
-
-    def open(self) -> EventConsumer:
-        """Declare the exchange, the queue and the binding; start consuming."""
-        try:
-            channel = self._connection.default_channel
-            self._consumer = Consumer(  # type: ignore[no-untyped-call]
-                channel, queues=[self.queue], on_message=self._on_message, accept=[CONTENT_TYPE]
-            )
-            self._consumer.consume()
-        except (KombuError, OSError, *self._connection.connection_errors) as error:
-            raise ConnectError(f"events: cannot consume from the broker: {error!r}") from error
-        return self
-
-    def _on_message(self, message: Any) -> None:
-        try:
-            self._received.append(json.loads(message.body))
-        except ValueError:
-            log.warning("dropping an event that is not JSON: %r", message.body[:200])
-        message.ack()
-
-    def drain(self, callback: Callable[[dict[str, Any]], None], *, timeout: float) -> int:
-        """Hand each waiting event to `callback`, waiting up to `timeout` s for the first.
-
-        Returns when nothing more is waiting, or after about `timeout` s (at least 0.5 s)."""
-        if self._consumer is None:
-            self.open()
-        count = 0
-        wait = timeout
-        # Under a steady stream there is always more: return now and then all the same, so
-        # that the caller can look at its stop flag.
-        until = time.monotonic() + max(timeout, 0.5)
-        while True:
-            try:
-                self._connection.drain_events(timeout=wait)
-            except TimeoutError:
-                return count
-            except (KombuError, OSError, *self._connection.connection_errors) as error:
-                raise ConnectError(f"events: lost the broker: {error!r}") from error
-            received, self._received = self._received, []
-            for event in received:
-                callback(event)
-            count += len(received)
-            if time.monotonic() >= until:
-                return count
-            wait = 0.05  # only collect what is already there once something arrived
-
-    def close(self) -> None:
-        if self._consumer is not None:
-            try:
-                self._consumer.cancel()
-                if self.queue.auto_delete:
-                    # Transports without auto-delete (the local folder) would otherwise keep
-                    # the binding, and write every later event for a queue nobody reads.
-                    self.queue.bind(self._connection.default_channel).delete()  # type: ignore[no-untyped-call]
-            except Exception:  # the broker may be gone already; the queue then expires there
-                log.debug("cancelling the events consumer failed", exc_info=True)
-            self._consumer = None
-        self._connection.release()
-
-    def __enter__(self) -> EventConsumer:
-        return self.open()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def tail(
-    target: str | EventsURL,
-    callback: Callable[[dict[str, Any]], None],
-    stop: threading.Event,
-    *,
-    binding: str = TAIL_BINDING,
-    exchange: str = EXCHANGE,
-) -> None:
-    """Call `callback` with every event published from now on until `stop` is set."""
-    with EventConsumer(target, binding=binding, exchange=exchange) as consumer:
-        while not stop.is_set():
-            consumer.drain(callback, timeout=0.2)

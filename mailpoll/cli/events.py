@@ -22,7 +22,7 @@ def group() -> None:
 
 @group.command("tail")
 @click.option("--binding", default=TAIL_BINDING, show_default=True, help="routing-key pattern")
-@click.option("--count", type=int, help="stop after this many events")
+@click.option("--count", type=click.IntRange(min=1), help="stop after this many events")
 @click.pass_obj
 def tail_command(app: App, binding: str, count: int | None) -> None:
     """Print each event published from now on, one JSON line each, until Ctrl-C."""
@@ -34,6 +34,8 @@ def tail_command(app: App, binding: str, count: int | None) -> None:
 
     def show(event: dict[str, Any]) -> None:
         nonlocal seen
+        if count is not None and seen >= count:
+            return  # the rest of the batch that brought the last one
         click.echo(json.dumps(event, ensure_ascii=False))
         seen += 1
         if count is not None and seen >= count:

@@ -7,7 +7,6 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import kombu
@@ -19,7 +18,6 @@ from shared.eventbus import (
     EventConsumer,
     EventPublisher,
     PublisherPerThread,
-    local_events_url,
     tail,
 )
 from shared.events import CONTENT_TYPE, build_received_event, event_id, routing_key
@@ -222,32 +220,6 @@ def test_explicit_routing_key_wins(exchange: str) -> None:
         publisher.publish(imap_event(), "custom.key")
         consumer.drain(got.append, timeout=2)
     assert got == [imap_event()]
-
-
-def test_filesystem_transport_round_trip(tmp_path: Path) -> None:
-    target = local_events_url(tmp_path / "data")
-    assert target.url == "filesystem://"
-    assert target.transport_options["data_folder_in"] == target.transport_options["data_folder_out"]
-    assert Path(target.transport_options["data_folder_in"]).is_dir()
-    events = [imap_event(uid=uid) for uid in range(20)]
-    got: list[dict[str, Any]] = []
-    with EventConsumer(target) as consumer, EventPublisher(target) as publisher:
-        publisher.publish_many(events)
-        deadline = time.monotonic() + 5
-        while len(got) < len(events) and time.monotonic() < deadline:
-            consumer.drain(got.append, timeout=0.5)
-    assert sorted(got, key=lambda e: e["data"]["uid"]) == events
-
-
-def test_filesystem_events_published_before_binding_are_not_delivered(tmp_path: Path) -> None:
-    target = local_events_url(tmp_path)
-    with EventPublisher(target) as publisher:
-        publisher.publish(imap_event(uid=1))
-    got: list[dict[str, Any]] = []
-    with EventConsumer(target) as consumer, EventPublisher(target) as publisher:
-        publisher.publish(imap_event(uid=2))
-        consumer.drain(got.append, timeout=2)
-    assert [e["data"]["uid"] for e in got] == [2]
 
 
 def test_tail_calls_back_until_stopped(exchange: str) -> None:

@@ -13,6 +13,7 @@ import pytest
 from mailpoll.cli.main import main
 from tests.support import corpus
 from tests.support.dovecot import DovecotServer
+from tests.support.events import tail_bound
 from tests.support.processes import environment, wait_until
 
 pytestmark = pytest.mark.integration
@@ -51,11 +52,8 @@ def test_poll_status_tail_and_dead_letters(
         env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        bindings = Path(cli_env["MAILPOLL_DATA_DIR"]) / "events" / "control"
-        wait_until(
-            lambda: "mailpoll.tail." in "".join(p.read_text() for p in bindings.glob("*")),
-            20, "the tail to bind its queue",
-        )  # fmt: skip
+        data_dir = Path(cli_env["MAILPOLL_DATA_DIR"])
+        wait_until(lambda: tail_bound(data_dir), 20, "the tail to bind its queue")
         assert main(["poll", "box"]) == 0
         out = capsys.readouterr().out
         assert "announced: 1" in out
