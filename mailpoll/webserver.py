@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import redis
 import sqlalchemy as sa
 
 from mailpoll.app import App
+from shared.errors import MailpollError
 from web.services import Check, WebServices
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from shared.status import DueTimes
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +26,17 @@ log = logging.getLogger(__name__)
 def web_services(app: App) -> WebServices:
     """What the web app needs, built from the process's App."""
     readiness: dict[str, Check] = {"database": lambda: _database_check(app)}
+    due_times: DueTimes | None = None
     if app.settings.redis_url:
         url = app.settings.redis_url
         readiness["redis"] = lambda: _redis_check(url)
+        due_times = _schedule(url)
     return WebServices(
         settings=app.settings,
         database=app.database,
         secrets=lambda: app.secrets,
         readiness=readiness,
+        due_times=due_times,
     )
 
 
@@ -50,8 +58,38 @@ def _redis_check(url: str) -> str | None:
     return None
 
 
+def _schedule(url: str) -> DueTimes:
+    """Next due times of a page of accounts, from the poll schedule (one round trip)."""
+    from shared.schedule import Schedule
+
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return Schedule(client).due_times_of
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, made before anything else starts: an address in use (another
+    mailpoll web?) or not of this machine is one line, not a traceback from inside uvicorn."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as error:
+        raise MailpollError(f"web: cannot listen on {where}: {error.strerror or error}") from None
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        hint = " (another process has it: choose another port, MAILPOLL_WEB_PORT)"
+        in_use = error.errno in (98, 48)  # EADDRINUSE on Linux, macOS
+        raise MailpollError(
+            f"web: cannot listen on {where}: {error.strerror or error}{hint if in_use else ''}"
+        ) from None
+    return sock
+
+
 def server(app: App, *, host: str, port: int) -> uvicorn.Server:
-    """A uvicorn server for the admin API; `run()` it, or `in_thread` beside other work."""
+    """A uvicorn server for the admin API; `run(sockets=[listen(...)])` it, or `in_thread`."""
     import uvicorn
 
     from web.app import create_app
@@ -61,14 +99,41 @@ def server(app: App, *, host: str, port: int) -> uvicorn.Server:
         host=host,
         port=port,
         log_config=None,  # mailpoll's logging, configured at the entry point
+        access_log=False,  # web.access logs requests without their query strings
         proxy_headers=False,
         server_header=False,
     )
     return uvicorn.Server(config)
 
 
-def in_thread(web: uvicorn.Server) -> threading.Thread:
+def in_thread(web: uvicorn.Server, sock: socket.socket | None = None) -> threading.Thread:
     """Serve from a daemon thread (`mailpoll run`); stop with `web.should_exit = True`."""
-    thread = threading.Thread(target=web.run, name="web", daemon=True)
+    sockets = None if sock is None else [sock]
+    thread = threading.Thread(target=web.run, kwargs={"sockets": sockets}, name="web", daemon=True)
     thread.start()
     return thread
+
+
+@dataclass
+class Beside:
+    """The admin API served from a thread beside other work (`mailpoll run`)."""
+
+    web: uvicorn.Server
+    thread: threading.Thread
+    url: str
+
+    @classmethod
+    def start(cls, app: App) -> Beside:
+        """Listen on MAILPOLL_WEB_HOST:MAILPOLL_WEB_PORT; MailpollError when that is taken."""
+        host, port = app.settings.web_host, app.settings.web_port
+        sock = listen(host, port)
+        web = server(app, host=host, port=port)
+        return cls(web, in_thread(web, sock), url(host, port))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.web.should_exit = True
+        self.thread.join(timeout)
+
+
+def url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -115,8 +115,8 @@ class AdminUsers:
         user = self.find(name)
         try:
             _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            return None
+        except (VerificationError, InvalidHashError, UnicodeEncodeError):
+            return None  # UnicodeEncodeError: JSON can carry lone surrogates; no password has
         if user is None:
             return None
         if _HASHER.check_needs_rehash(user.password_hash):  # stronger parameters since

@@ -7,7 +7,7 @@ entries: its work grows with the number of due accounts, not with all accounts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,3 +119,13 @@ class Schedule:
         except redis.RedisError as error:
             raise ConnectError(f"redis: cannot read the schedule: {error}") from error
         return {int(member): float(score) for member, score in entries}
+
+    def due_times_of(self, account_ids: Sequence[int]) -> dict[int, float]:
+        """The next due times of these accounts (one round trip), for a page of status."""
+        if not account_ids:
+            return {}
+        try:
+            scores: Any = self._redis.zmscore(keys.schedule(), [str(i) for i in account_ids])
+        except redis.RedisError as error:
+            raise ConnectError(f"redis: cannot read the schedule: {error}") from error
+        return {i: float(s) for i, s in zip(account_ids, scores, strict=True) if s is not None}

@@ -26,7 +26,7 @@ _TOUCH_EVERY = timedelta(minutes=1)
 def digest(text: str) -> str:
     """The SHA-256 stored in place of a token or session id (both are long random strings,
     so a fast hash is enough; passwords get argon2id)."""
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class ApiTokens:

@@ -7,10 +7,26 @@ from importlib.metadata import version
 from fastapi import FastAPI
 
 from web import problems
-from web.routes import health, session
+from web.body_limit import BodyLimit
+from web.metrics import MetricsMiddleware, WebMetrics
+from web.routes import (
+    accounts,
+    configtest,
+    deadletters,
+    health,
+    mail,
+    metrics,
+    oauth,
+    session,
+    settings,
+    status,
+    transfer,
+)
+from web.security import SecurityHeaders
 from web.services import WebServices
 
 OPENAPI_URL = "/api/openapi.json"
+DOCS_URL = "/api/docs"
 
 
 def create_app(services: WebServices) -> FastAPI:
@@ -21,11 +37,20 @@ def create_app(services: WebServices) -> FastAPI:
         description="Email accounts, their status, events and settings: everything the "
         "`mailpoll` command line does, over authenticated HTTP.",
         openapi_url=OPENAPI_URL,
-        docs_url="/api/docs",
+        docs_url=DOCS_URL,
         redoc_url=None,
     )
     app.state.services = services
+    app.state.metrics = WebMetrics()
     problems.install(app)
-    app.include_router(health.router)
-    app.include_router(session.router)
+    # The last added runs first: metrics see every answer, security headers go on every
+    # answer (a refused body too), the body limit is checked nearest the routes (a 413 is
+    # then a problem document like every other refusal).
+    app.add_middleware(BodyLimit, max_bytes=services.settings.web_max_body_mb * 2**20)
+    app.add_middleware(SecurityHeaders, docs_path=DOCS_URL)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    for module in (health, metrics, session, accounts, transfer, settings, status, deadletters):
+        app.include_router(module.router)
+    for module in (oauth, configtest, mail):
+        app.include_router(module.router)
     return app

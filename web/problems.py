@@ -62,18 +62,26 @@ class Problem(Exception):
         *,
         field: str | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.field = field
         self.headers = headers or {}
+        self.extensions = extensions or {}  # more members of the problem (RFC 9457 3.2)
 
 
 def problem_response(
-    status: int, detail: str, *, field: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    detail: str,
+    *,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
+        **(extensions or {}),
         "type": "about:blank",
         "title": _TITLES.get(status, "Error"),
         "status": status,
@@ -91,7 +99,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_request: Request, error: Problem) -> JSONResponse:
         return problem_response(
-            error.status, error.detail, field=error.field, headers=error.headers
+            error.status,
+            error.detail,
+            field=error.field,
+            headers=error.headers,
+            extensions=error.extensions,
         )
 
     @app.exception_handler(ConfigError)

@@ -11,14 +11,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.db.database import Database
+from shared.db.models import Account
 from shared.secrets import SecretBox
 from shared.settings import Settings
+from shared.status import DueTimes
 
-#: Runs Test Configuration of an account's values (saved or not) and yields each step's
-#: result as it finishes: {"step", "ok", "detail", "hint", "seconds"}.
-ConfigTest = Callable[[dict[str, Any]], Iterator[dict[str, Any]]]
-#: Sends a mail through the outbound account: (to, subject, body) -> a short description.
-SendMail = Callable[[list[str], str, str], str]
+#: Runs Test Configuration of an account's values, saved or not (the account, and the clear
+#: password of unsaved values), and yields each step as it finishes, as `mailpoll accounts
+#: test --json` gives them: {"name", "ok", "seconds", "detail", "hint"}.
+ConfigTest = Callable[[Account, str | None], Iterator[dict[str, Any]]]
+#: Sends a mail through the enabled outbound account, as `mailpoll send` does:
+#: (to, subject, body) -> {"message_id", "refused": {address: [code, words]}}.
+SendMail = Callable[[list[str], str, str], dict[str, Any]]
 #: A readiness check: None when fine, else why not (one line).
 Check = Callable[[], str | None]
 
@@ -33,3 +37,4 @@ class WebServices:
     config_test: ConfigTest | None = None
     send_mail: SendMail | None = None
     readiness: dict[str, Check] = field(default_factory=dict)
+    due_times: DueTimes | None = None  # None: no schedule to ask (next polls are estimated)

@@ -18,6 +18,7 @@ from shared.hostlock import HostLock
 
 if TYPE_CHECKING:  # imported by the commands that run: `mailpoll --help` needs none of them
     from mailpoll.app import App
+    from mailpoll.webserver import Beside
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_MS = 60_000  # a batch in flight finishes; past this the next poll redoes it
@@ -98,8 +99,9 @@ def _work(app: App, threads: int) -> None:
 @click.option("--threads", default=4, show_default=True, help="worker threads")
 @click.option("--quiet", is_flag=True, help="do not print each event")
 @click.option("--json", "as_json", is_flag=True, help="print each whole event as a JSON line")
+@click.option("--no-web", is_flag=True, help="do not serve the admin API (MAILPOLL_WEB_PORT)")
 @click.pass_obj
-def run_command(app: App, threads: int, quiet: bool, as_json: bool) -> None:
+def run_command(app: App, threads: int, quiet: bool, as_json: bool, no_web: bool) -> None:
     """Scheduler and worker in one process, on the embedded defaults: no Redis server or broker
     to install. Prints a short line per message received or sent (--json: the whole event)."""
     from mailpoll.runtime import Runtime
@@ -117,15 +119,34 @@ def run_command(app: App, threads: int, quiet: bool, as_json: bool) -> None:
     thread = threading.Thread(target=runtime.scheduler().run, args=(stop,), daemon=True)
     thread.start()
     click.echo(run_output.started(app, runtime), err=True)
+    web = None if no_web else _serve_web(app)
     with app.accounts() as service:
         if not any(a.type == "inbound" and a.enabled for a in service.list()):
             click.echo(run_output.no_account_hint(app), err=True)
     stop.wait()
+    if web is not None:
+        web.stop()
     thread.join()
     worker.stop(timeout=SHUTDOWN_GRACE_MS)
     runtime.close()
     if instance is not None:
         instance.release()
+
+
+def _serve_web(app: App) -> Beside | None:
+    """The admin API beside the polling. A port that is taken is one warning line: polling,
+    what `run` is for, goes on without the API."""
+    from mailpoll.webserver import Beside
+
+    for name in ("uvicorn.error", "web.access"):  # the terminal shows mail, not requests
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        web = Beside.start(app)
+    except MailpollError as error:
+        click.echo(f"warning: {error}; the admin API is not served", err=True)
+        return None
+    click.echo(f"admin API on {web.url} (documentation at {web.url}/api/docs)", err=True)
+    return web
 
 
 def _one_instance(app: App) -> HostLock | None:

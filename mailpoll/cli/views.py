@@ -16,39 +16,22 @@ if TYPE_CHECKING:
     from shared.accounts.transfer import ImportReport
     from shared.db.models import Account, AuditEntry
 
-DEFAULT_MAX_BATCH = 100
-
 
 def account_view(account: Account) -> dict[str, Any]:
-    from shared.accounts import form
+    from shared.accounts.display import account_view as view
 
-    view: dict[str, Any] = {key: getattr(account, key) for key in form.FIELDS}
-    view["process_after"] = as_utc(account.process_after)
-    if account.auth_type == "local":
-        view["password"] = "(set)" if account.password_encrypted else "(not set)"
-    if account.auth_type == "oauth2":
-        view["client_secret"] = "(set)" if account.client_secret_encrypted else "(not set)"
-        view["client_token_instance"] = (
-            "(held)" if account.client_token_instance_encrypted else "(none)"
-        )
-        view["oauth_status"] = account.oauth_status or "not authenticated"
-    if account.type == "inbound" and account.max_batch is None:
-        view["max_batch"] = DEFAULT_MAX_BATCH
-    view["created_by"] = account.created_by
-    view["created_at"] = as_utc(account.created_at)
-    view["modified_by"] = account.modified_by
-    view["modified_at"] = as_utc(account.modified_at)
-    return view
+    return view(account)
 
 
 def print_history(app: App, *, kind: str, name: str, as_json: bool) -> None:
     """An account's or a setting's audit history, as lines or as JSON."""
     from shared.accounts import audit
+    from shared.accounts.display import history_view
 
     with app.database.session() as session:
         entries = audit.history(session, kind=kind, name=name)
     if as_json:
-        output.emit_json([{**e.model_dump(), "changes": json.loads(e.changes)} for e in entries])
+        output.emit_json(history_view(entries))
         return
     if not entries:
         click.echo(f"no history for {name!r}")
@@ -71,12 +54,11 @@ def print_import_report(report: ImportReport, *, as_json: bool, dry_run: bool) -
     Refused entries are listed one problem a line; the closing line on stderr is an `error:`
     line when anything was refused, since then nothing was written.
     """
-    sections = ("created", "updated", "unchanged", "skipped_protected", "removed")
+    from shared.accounts.display import IMPORT_SECTIONS as sections
+    from shared.accounts.display import import_outcome, import_report_view
+
     if as_json:
-        result: dict[str, Any] = {key: getattr(report, key) for key in sections}
-        result["changes"] = report.changes
-        result["refused"] = [{"name": n, "reason": r} for n, r in report.refused]
-        output.emit_json({"dry_run": dry_run, "written": report.ok and not dry_run, **result})
+        output.emit_json(import_report_view(report, dry_run=dry_run))
     else:
         for key in sections:
             for name in getattr(report, key):
@@ -85,13 +67,8 @@ def print_import_report(report: ImportReport, *, as_json: bool, dry_run: bool) -
                     click.echo(f"  {field}: {_short(old)} -> {_short(new)}")
         for name, reason in report.refused:
             click.echo(f"refused: {name}: {reason}")
-    counts = ", ".join(f"{len(getattr(report, k))} {k.replace('_', ' ')}" for k in sections)
-    if report.refused:
-        problems = len(report.refused)
-        click.echo(f"error: import: {problems} problem(s), nothing written ({counts})", err=True)
-    else:
-        verdict = "nothing written (dry run)" if dry_run else "done"
-        click.echo(f"{counts}: {verdict}", err=True)
+    outcome = import_outcome(report, dry_run=dry_run)
+    click.echo(f"error: {outcome}" if report.refused else outcome, err=True)
 
 
 def _short(value: Any) -> str:
