@@ -1,13 +1,16 @@
-"""Events through kombu's Redis transport on a real server: delivery, batches, outages."""
+"""Events through kombu's Redis transport on a real server: delivery, batches, outages, junk."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import redis
 
 from shared.errors import PublishError
 from shared.eventbus import EventConsumer, EventPublisher, tail
@@ -118,3 +121,47 @@ def test_redis_outage_is_a_publish_error_and_the_publisher_recovers(
         with EventConsumer(redis_url) as consumer:
             publisher.publish(event(uid=4))
             assert collect(consumer, 1) == [event(uid=4)]
+
+
+def test_a_consumer_skips_what_is_not_a_message_and_reports_it_once(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with EventConsumer(redis_url) as consumer, EventPublisher(redis_url) as publisher:
+        with redis.Redis.from_url(redis_url) as client:
+            for _ in range(2):  # as a torn or foreign write would leave it
+                client.lpush(consumer.queue.name, b'{"body": "half')
+        publisher.publish(event(uid=9))
+        with caplog.at_level(logging.WARNING):
+            got = collect(consumer, 1)
+    assert got == [event(uid=9)]
+    reports = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert len(reports) == 1
+
+
+def test_tail_binds_again_after_losing_redis_and_goes_on(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    got: list[dict[str, Any]] = []
+    stop = threading.Event()
+    thread = threading.Thread(target=tail, args=(redis_url, got.append, stop))
+    thread.start()
+    try:
+        with EventPublisher(redis_url) as publisher:
+            publish_until_seen(publisher, got, event(uid=1))
+            redis_server.restart()  # the tail's queue and binding are gone with it
+            publish_until_seen(publisher, got, event(uid=2))
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert event(uid=2) in got
+
+
+def publish_until_seen(
+    publisher: EventPublisher, got: list[dict[str, Any]], wanted: dict[str, Any]
+) -> None:
+    deadline = time.monotonic() + 20
+    while wanted not in got and time.monotonic() < deadline:
+        with contextlib.suppress(PublishError):  # while Redis restarts
+            publisher.publish(wanted)
+        time.sleep(0.1)
