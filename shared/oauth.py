@@ -118,7 +118,7 @@ def translated(url: str, timeout: float, *, refused: str = "refused the token") 
     try:
         yield
     except OAuthError as error:
-        said = server_words(f"{error.error} {error.description or ''}")
+        said = words(error.error, error.description)
         if error.error in _TRANSIENT:
             raise ConnectError(f"oauth2: the provider is unavailable: {said}") from None
         raise AuthenticationError(f"oauth2: the provider {refused}: {said}") from None
@@ -131,6 +131,11 @@ def translated(url: str, timeout: float, *, refused: str = "refused the token") 
         raise ConnectError(f"oauth2: {url} answered HTTP {code}") from None
     except (requests.RequestException, ValueError) as error:
         raise ConnectError(f"oauth2: cannot reach {url}: {_reason(error)}") from None
+
+
+def words(error: Any, description: Any = None) -> str:
+    """A provider's error code and description, as one line fit to show."""
+    return server_words(f"{error}: {description}" if description else str(error))
 
 
 def instance_from(

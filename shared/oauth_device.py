@@ -114,7 +114,7 @@ def _finished(error: str, description: str | None) -> Exception:
         )
     if error == "access_denied":
         return AuthenticationError("oauth2: consent was refused at the provider (access_denied)")
-    said = server_words(f"{error} {description or ''}")
+    said = oauth.words(error, description)
     return AuthenticationError(f"oauth2: the provider refused the grant: {said}")
 
 

@@ -36,11 +36,17 @@ def run_config_test(
     credentials: CredentialSource,
     clock: Clock,
     sender: str | None = None,
+    on_step: Callable[[Step], None] | None = None,
 ) -> list[Step]:
-    """Run every step until one fails; nothing is saved and nothing is changed on the server."""
+    """Run every step until one fails; nothing is saved and nothing is changed on the server.
+
+    `on_step` hears of each step as it finishes (the web app streams them).
+    """
     endpoint = endpoint_of(account)
     outbound = account.type == "outbound"
     probe = Probe(endpoint, "smtp" if outbound else (account.protocol or "imap"))
+    if on_step is not None:
+        probe.steps = _Reported(on_step)
     try:
         probe.run("resolve", probe.resolve)
         probe.run("connect", probe.connect)
@@ -54,6 +60,18 @@ def run_config_test(
     except StepFailed:
         pass
     return probe.steps
+
+
+class _Reported(list[Step]):
+    """The probe's list of steps, telling a listener of each step as it is added."""
+
+    def __init__(self, on_step: Callable[[Step], None]) -> None:
+        super().__init__()
+        self._on_step = on_step
+
+    def append(self, step: Step) -> None:
+        super().append(step)
+        self._on_step(step)
 
 
 def _credentials(

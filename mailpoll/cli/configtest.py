@@ -64,30 +64,15 @@ def test_command(app: App, name: str | None, file: Any, as_json: bool) -> None:
 
 
 def _from_file(app: App, file: Any) -> tuple[Account, str | None]:
-    from shared.accounts import form
-    from shared.db.models import Account
+    from shared.accounts.trial import unsaved_account
 
     try:
         document = json.load(file)
     except json.JSONDecodeError as error:
         raise ConfigError(file.name, f"not valid JSON: {error}") from None
-    if isinstance(document, dict) and isinstance(document.get("accounts"), list):
-        if len(document["accounts"]) != 1:
-            raise ConfigError(file.name, "holds several accounts: give a file with one")
-        document = document["accounts"][0]
-    if not isinstance(document, dict):
-        raise ConfigError(file.name, "expected a JSON object with the account's fields")
-    token = document.pop("password_encrypted", None)
-    password = document.pop("password", None)
-    if token is not None:
-        password = app.secrets.decrypt(str(token), what="password_encrypted")
-    draft = form.build(None, {"name": "file", **document})
-    now = utcnow()
-    account = Account(
-        **draft.values, created_by=app.actor, created_at=now, modified_by=app.actor,
-        modified_at=now,
-    )  # fmt: skip
-    return account, password
+    return unsaved_account(
+        document, lambda: app.secrets, source=file.name, actor=app.actor, default_name="file"
+    )
 
 
 @click.command("authenticate")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 import uuid
 from pathlib import Path
@@ -10,14 +9,10 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from shared.errors import ConfigError
-
 if TYPE_CHECKING:
     from mailpoll.app import App
     from mailpoll.runtime import Runtime
     from workers.send import SendRequest
-
-log = logging.getLogger(__name__)
 
 
 @click.command("send")
@@ -90,22 +85,21 @@ def _share_attachments(runtime: Runtime, request: SendRequest) -> SendRequest:
 def feedback_command(app: App, text: str) -> None:
     """Send TEXT to the feedback address (logged instead when there is none)."""
     from mailpoll.runtime import Runtime
+    from shared.feedback import send_feedback
     from workers.send import SendRequest, send_mail
 
     with app.system_settings() as store:
         address = store.get("feedback_email_address")
-    if not address:
-        log.warning("feedback (no feedback_email_address set, so only logged): %s", text)
-        click.echo("no feedback_email_address is set: the feedback was logged", err=True)
-        return
-    runtime = Runtime(app, allow_embedded=True)
-    request = SendRequest(to=[address], subject="mailpoll feedback", body=text + "\n")
+    runtimes: list[Runtime] = []
+
+    def send(to: str, subject: str, body: str) -> str:
+        runtimes.append(Runtime(app, allow_embedded=True))
+        request = SendRequest(to=[to], subject=subject, body=body)
+        return send_mail(request, runtimes[0].send_deps).message_id
+
     try:
-        result = send_mail(request, runtime.send_deps)
-    except ConfigError as error:
-        log.warning("feedback (cannot be mailed: %s): %s", error, text)
-        click.echo(f"cannot mail the feedback ({error}): it was logged", err=True)
-        return
+        outcome = send_feedback(text, address, send)
     finally:
-        runtime.close()
-    click.echo(f"sent: {result.message_id} to {address}")
+        for runtime in runtimes:
+            runtime.close()
+    click.echo(outcome.detail, err=not outcome.sent)
