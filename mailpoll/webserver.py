@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import redis
 import sqlalchemy as sa
 
+from mailpoll import web_workers
 from mailpoll.app import App
 from shared.errors import MailpollError
 from web.services import Check, WebServices
@@ -35,6 +36,8 @@ def web_services(app: App) -> WebServices:
         settings=app.settings,
         database=app.database,
         secrets=lambda: app.secrets,
+        config_test=web_workers.config_test(app),
+        send_mail=web_workers.send_mail(app),
         readiness=readiness,
         due_times=due_times,
     )
