@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 from sqlmodel import Session
@@ -26,6 +26,9 @@ from workers import actors, broker
 from workers.mailbox import opener
 from workers.poll import PollDeps
 from workers.send import SendDeps, SendRequest, outbound_account, send_mail
+
+if TYPE_CHECKING:
+    from watcher.loop import Watcher, WatcherOptions
 
 log = logging.getLogger(__name__)
 Published = Callable[[str, dict[str, Any]], None]  # (routing key, event)
@@ -146,6 +149,19 @@ class Runtime:
             enqueue=self.enqueue_poll,
             default_interval=self.app.settings.default_poll_interval,
             housekeeping=lambda: jobs.enqueue_housekeeping(self.backend.broker),
+        )
+
+    def watcher(self, options: WatcherOptions | None = None) -> Watcher:
+        """The push watcher (IMAP IDLE) of this process; it asks for polls on this broker."""
+        from mailpoll.watching import build_watcher
+
+        return build_watcher(
+            self.app.database,
+            self.app.credentials,
+            self.backend.redis,
+            self.enqueue_poll,
+            self.schedule,
+            options,
         )
 
     def worker(self, *, threads: int) -> dramatiq.Worker:

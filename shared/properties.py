@@ -123,6 +123,20 @@ SPECS: dict[str, PropertySpec] = {
     "smtp_helo": PropertySpec(
         "the name mailpoll gives in EHLO/HELO (default: this host's name)", _hostname, OUTBOUND
     ),
+    "idle": PropertySpec(
+        "push: a `mailpoll watcher` holds an IMAP IDLE connection on the folder and asks for a "
+        "poll the moment mail arrives (IMAP only)",
+        _boolean,
+        INBOUND,
+        False,
+    ),
+    "idle_poll_interval": PropertySpec(
+        "seconds: while IDLE works, the account is still polled at least this often (the safety "
+        "net for a missed notification); polling_interval applies whenever IDLE does not work",
+        _positive_float,
+        INBOUND,
+        900.0,
+    ),
 }
 
 
@@ -179,6 +193,8 @@ class Properties:
     max_message_mb: int
     poll_budget_seconds: float
     smtp_helo: str | None
+    idle: bool
+    idle_poll_interval: float
 
     @classmethod
     def of(cls, text: str | None, account_type: str) -> Properties:

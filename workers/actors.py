@@ -8,7 +8,7 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from shared import keys
+from shared import keys, poll_requests
 from shared.errors import PermanentError, TransientError
 from workers.housekeeping import run_housekeeping
 from workers.poll import PollDeps, poll_account
@@ -26,6 +26,7 @@ def register(broker: dramatiq.Broker, deps: PollDeps, send_deps: SendDeps) -> No
     recorded with its backoff and the scheduler tries again, so failures never storm."""
 
     def poll(account_id: int) -> None:
+        poll_requests.taken(deps.redis, account_id)  # a push request from now on queues anew
         poll_account(account_id, deps)
 
     dramatiq.actor(

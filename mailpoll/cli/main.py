@@ -20,6 +20,7 @@ COMMANDS = {
     "scheduler": "mailpoll.cli.pipeline:scheduler_command",
     "worker": "mailpoll.cli.pipeline:worker_command",
     "run": "mailpoll.cli.pipeline:run_command",
+    "watcher": "mailpoll.cli.watcher:watcher_command",
     "poll": "mailpoll.cli.pipeline:poll_command",
     "status": "mailpoll.cli.status:status_command",
     "events": "mailpoll.cli.events:group",

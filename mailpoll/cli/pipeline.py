@@ -102,8 +102,9 @@ def _work(app: App, threads: int) -> None:
 @click.option("--no-web", is_flag=True, help="do not serve the admin API (MAILPOLL_WEB_PORT)")
 @click.pass_obj
 def run_command(app: App, threads: int, quiet: bool, as_json: bool, no_web: bool) -> None:
-    """Scheduler and worker in one process, on the embedded defaults: no Redis server or broker
-    to install. Prints a short line per message received or sent (--json: the whole event)."""
+    """Scheduler, worker and watcher in one process, on the embedded defaults: no Redis server
+    or broker to install. Prints a short line per message received or sent (--json: the whole
+    event)."""
     from mailpoll.runtime import Runtime
 
     line = run_output.json_line if as_json else run_output.event_line
@@ -118,6 +119,8 @@ def run_command(app: App, threads: int, quiet: bool, as_json: bool, no_web: bool
     worker.start()
     thread = threading.Thread(target=runtime.scheduler().run, args=(stop,), daemon=True)
     thread.start()
+    watching = threading.Thread(target=runtime.watcher().run, args=(stop,), daemon=True)
+    watching.start()  # push: IDLE for the accounts with idle=true
     click.echo(run_output.started(app, runtime), err=True)
     web = None if no_web else _serve_web(app)
     with app.accounts() as service:
@@ -127,6 +130,7 @@ def run_command(app: App, threads: int, quiet: bool, as_json: bool, no_web: bool
     if web is not None:
         web.stop()
     thread.join()
+    watching.join()
     worker.stop(timeout=SHUTDOWN_GRACE_MS)
     runtime.close()
     if instance is not None:

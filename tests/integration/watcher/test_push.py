@@ -1,0 +1,63 @@
+"""Push against the real Dovecot: mail delivered while a watcher idles is announced at once."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.integration.watcher.harness import Watching, message, timing
+from tests.support.dovecot import DovecotServer
+from tests.support.processes import wait_until
+
+pytestmark = pytest.mark.integration
+HOUR = 3600  # the interval: nothing in these tests waits for it
+
+
+def test_mail_delivered_while_idle_is_announced_without_waiting_for_the_interval(
+    watching: Watching, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    account = watching.pipeline.add_account(
+        user, password, polling_interval=HOUR, properties="idle=true"
+    )
+    assert account.id is not None
+    with watching.running():
+        wait_until(lambda: _mode(watching, account.id) == "idle", 15, "IDLE on the account")
+        dovecot.append(user, message("first push"))
+        wait_until(lambda: "first push" in watching.subjects(), 15, "the pushed mail's event")
+        dovecot.append(user, message("second push"))
+        wait_until(lambda: "second push" in watching.subjects(), 15, "the second event")
+    assert watching.subjects().count("first push") == 1
+
+
+def test_idle_is_issued_again_and_the_debug_trace_hides_the_password(
+    watching: Watching,
+    dovecot: DovecotServer,
+    mailbox_user: tuple[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user, _ = mailbox_user
+    account = watching.pipeline.add_account(
+        user, "pw-not-in-logs", polling_interval=HOUR, properties="idle=true", debug=True
+    )
+    dovecot.add_user(user, "pw-not-in-logs")
+    assert account.id is not None
+    caplog.set_level(logging.DEBUG, logger="mailpoll.wire")
+    with watching.running(timing(reidle_seconds=0.5)):
+        wait_until(lambda: _sent(caplog, "DONE") >= 3, 15, "IDLE ended and begun again")
+        dovecot.append(user, message("after re-idle"))
+        wait_until(lambda: "after re-idle" in watching.subjects(), 15, "the event")
+    assert "LOGIN **REDACTED**" in caplog.text
+    assert "pw-not-in-logs" not in caplog.text
+
+
+def _sent(caplog: pytest.LogCaptureFixture, command: str) -> int:
+    wire = [r.getMessage() for r in caplog.records if r.name == "mailpoll.wire"]
+    return sum(1 for line in wire if f"C: {command}" in line)
+
+
+def _mode(watching: Watching, account_id: int | None) -> str | None:
+    assert account_id is not None
+    found = watching.mode(account_id)
+    return None if found is None else found.mode
