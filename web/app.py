@@ -39,6 +39,7 @@ def create_app(services: WebServices) -> FastAPI:
         openapi_url=OPENAPI_URL,
         docs_url=DOCS_URL,
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,  # the API's OAuth2 is not Swagger UI's
     )
     app.state.services = services
     app.state.metrics = WebMetrics()

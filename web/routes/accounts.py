@@ -13,6 +13,8 @@ from sqlmodel import Session
 from shared.accounts import audit, query
 from shared.accounts.display import account_view, history_view
 from shared.accounts.service import AccountService, Outcome
+from shared.db.models import Account
+from shared.oauth_store import token_fields
 from web.auth import Admin, Principal, Viewer, services_of
 from web.etag import check_if_match, etag_of
 from web.paging import decode_cursor, encode_cursor, safe_text
@@ -78,7 +80,7 @@ def list_accounts(
 )
 def show_account(name: str, request: Request, response: Response, principal: Viewer) -> Any:
     with accounts(request, principal) as (_, service):
-        view = account_view(service.get(name))
+        view = shown(service.get(name), request)
     response.headers["ETag"] = etag_of(view)
     return view
 
@@ -99,7 +101,7 @@ def create_account(
     with accounts(request, principal) as (_, service):
         outcome = service.add(given)
     response.headers["Location"] = f"/api/accounts/{outcome.account.name}"
-    return _change(outcome, response)
+    return _change(outcome, request, response)
 
 
 @router.patch(
@@ -120,9 +122,9 @@ def update_account(
     with accounts(request, principal) as (session, service):
         account = service.get(name)
         session.refresh(account, with_for_update=True)  # a concurrent save waits, then gets 412
-        check_if_match(if_match, etag_of(account_view(account)))
+        check_if_match(if_match, etag_of(shown(account, request)))
         outcome = service.update(name, given)
-    return _change(outcome, response)
+    return _change(outcome, request, response)
 
 
 @router.post(
@@ -161,7 +163,7 @@ def remove_account(
     with accounts(request, principal) as (session, service):
         account = service.get(name)
         session.refresh(account, with_for_update=True)
-        check_if_match(if_match, etag_of(account_view(account)), required=False)
+        check_if_match(if_match, etag_of(shown(account, request)), required=False)
         service.remove(name)
     return Response(status_code=204)
 
@@ -187,14 +189,19 @@ def _switch(
     with accounts(request, principal) as (session, service):
         account = service.get(name)
         session.refresh(account, with_for_update=True)
-        check_if_match(if_match, etag_of(account_view(account)), required=False)
+        check_if_match(if_match, etag_of(shown(account, request)), required=False)
         outcome = service.set_enabled(name, enabled)
-    return _change(outcome, response)
+    return _change(outcome, request, response)
 
 
-def _change(outcome: Outcome, response: Response) -> AccountChange:
+def shown(account: Account, request: Request) -> dict[str, Any]:
+    """One account as shown and tagged: its fields and whom its OAuth2 token is for."""
+    return {**account_view(account), **token_fields(account, services_of(request).secrets)}
+
+
+def _change(outcome: Outcome, request: Request, response: Response) -> AccountChange:
     """The change as answered, with the new ETag: the next update needs no second read."""
-    view = account_view(outcome.account)
+    view = shown(outcome.account, request)
     response.headers["ETag"] = etag_of(view)
     return AccountChange(
         action=outcome.action, account=view, changes=outcome.changes, notes=outcome.notes
