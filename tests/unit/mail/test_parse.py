@@ -81,10 +81,10 @@ def test_a_malformed_address_is_still_reported() -> None:
     assert "HeaderDefect" in metadata.parse_error
 
 
-def test_a_2_mb_attachment_reports_its_decoded_size() -> None:
-    payload = random.Random(7).randbytes(2 * 1024 * 1024)
+def big_attachment(payload: bytes) -> bytes:
+    """A text part and `payload` as a base64 attachment named big.bin."""
     encoded = base64.encodebytes(payload).replace(b"\n", b"\r\n")
-    raw = (
+    return (
         b"From: a@example.com\r\nTo: b@example.com\r\nSubject: big\r\n"
         b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
         b'Content-Type: multipart/mixed; boundary="big"\r\n\r\n'
@@ -93,7 +93,11 @@ def test_a_2_mb_attachment_reports_its_decoded_size() -> None:
         b'Content-Disposition: attachment; filename="big.bin"\r\n'
         b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded + b"--big--\r\n"
     )
-    metadata = parse_metadata(raw)
+
+
+def test_a_2_mb_attachment_reports_its_decoded_size() -> None:
+    payload = random.Random(7).randbytes(2 * 1024 * 1024)
+    metadata = parse_metadata(big_attachment(payload))
     assert metadata.parse_error is None
     assert metadata.attachments == [
         {"filename": "big.bin", "content_type": "application/octet-stream", "size": len(payload)}
