@@ -87,7 +87,7 @@ class Watcher:
     @property
     def watched(self) -> list[int]:
         """The accounts this watcher holds now."""
-        return sorted(self._sessions)
+        return sorted(self._sessions.copy())  # read from other threads too
 
     async def _main(self, stop: threading.Event) -> None:
         log.info("watcher %s started", self.id)
