@@ -43,9 +43,9 @@ class WebServer:
         assert made.returncode == 0, made.stderr
         return made.stdout.strip().splitlines()[-1]
 
-    def client(self, token: str, **options: object) -> httpx.Client:
+    def client(self, token: str) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **options)  # type: ignore[arg-type]
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
 @contextmanager
