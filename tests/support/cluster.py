@@ -13,6 +13,7 @@ from shared.db.database import Database
 from shared.eventbus import EventConsumer
 from shared.secrets import SecretBox, new_key
 from tests.support.dovecot import DovecotServer
+from tests.support.event_schema import check_event
 from tests.support.processes import MailpollProcess, environment
 
 
@@ -46,7 +47,11 @@ class Cluster:
 
     def _collect(self) -> None:
         while not self._stop.is_set():
-            self._consumer.drain(self.events.append, timeout=0.2)
+            self._consumer.drain(self._take, timeout=0.2)
+
+    def _take(self, event: dict[str, Any]) -> None:
+        check_event(event)  # a failure here shows as a missing event, with the reason logged
+        self.events.append(event)
 
     def add_account(self, dovecot: DovecotServer, user: str, password: str, **fields: Any) -> None:
         box = SecretBox(self.key)

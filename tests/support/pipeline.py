@@ -18,6 +18,7 @@ from shared.keystore import EnvironmentKeystore
 from shared.secrets import SecretBox, new_key
 from shared.store import MessageStore
 from tests.support.dovecot import DovecotServer
+from tests.support.event_schema import check_event
 from workers.credentials import CredentialSource
 from workers.mailbox import opener
 from workers.poll import PollDeps, PollResult, poll_account
@@ -79,6 +80,8 @@ class Pipeline:
     def publish(self, batch: Sequence[dict[str, Any]]) -> None:
         if self.fail_publish is not None:
             raise self.fail_publish
+        for event in batch:
+            check_event(event)
         self.published.extend(batch)
 
     def deps(self) -> PollDeps:
