@@ -21,7 +21,8 @@ from imapclient import IMAPClient
 from tests.support.ports import free_port, wait_for_port, wait_until_free
 
 # A Dovecot for tests: IMAP and POP3 (plain, STARTTLS, SSL) on loopback, users from passwd
-# files, Maildir, plus the settings that make start, stop and failed logins fast. @NAME@ placeholders are filled in per run.
+# files, Maildir, plus the settings that make start, stop and failed logins fast. @NAME@
+# placeholders are filled in per run.
 # - One passwd file per user: Dovecot rereads a changed passwd file at most once a second, but
 #   a file it has not seen yet (a new user) is read at once.
 # - service_count = 0 keeps one long-lived login process per protocol; with the default (a new
