@@ -51,8 +51,9 @@ class Settings(BaseSettings):
     keystore_dir: Path | None = None
     actor: str | None = Field(default=None, max_length=200)  # the audit history's column
     log_level: str = "INFO"
-    # How long a killed worker's account lock outlives it; renewed every third of it.
-    lock_ttl_seconds: float = Field(default=60.0, ge=3.0)
+    # How long a killed worker's account lock outlives it; renewed every third of it, so a
+    # killed worker's account is polled again within about this long.
+    lock_ttl_seconds: float = Field(default=15.0, ge=3.0)
     # Processes that parse messages beside each worker process (0: parse in the poll's thread).
     parse_processes: int = Field(default=0, ge=0, le=64)
     # The admin API (`mailpoll web`, and `mailpoll run`): loopback unless told otherwise.

@@ -9,6 +9,7 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import sys
 import tempfile
 import time
@@ -123,6 +124,17 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+def _write_new(path: str, data: bytes) -> None:
+    """Write `data` to a new file (mode 0600, as `tempfile` makes them), not synced yet."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -225,30 +237,39 @@ class MessageStore:
         """Save a chunk of messages durably at once: as `save`, but the chunk is made durable
         together (Linux `syncfs` once before and once after the renames: one journal commit
         instead of two per file; elsewhere fsyncs side by side and each directory once).
-        Returns (sha256, size) in the order given."""
+        Returns (sha256, size) in the order given. Directories are checked once per chunk and
+        temp files get plain names (the chunk's random stem and a number): per message only
+        the open, write, close and rename remain."""
         if not items:
             return []
-        staged: list[tuple[Path, Path, str, int]] = []  # temp, final, sha256, size
+        staged: list[tuple[str, str, str, int]] = []  # temp, final, sha256, size
+        stem = f"{self.staging}/{secrets.token_hex(6)}."
+        directories: dict[str, str] = {}
         try:
-            for relative_path, data in items:
-                final = self.absolute(relative_path)
-                self._make_dirs(final.parent)
-                fd, temp_name = self._temp_file(final)
-                digest, size = self._write(fd, (data,), sync=False)
-                staged.append((Path(temp_name), final, digest, size))
-            directories = {final.parent for _, final, _, _ in staged}
+            for number, (relative_path, data) in enumerate(items):
+                parent, _, name = relative_path.rpartition("/")
+                directory = directories.get(parent)
+                if directory is None or name in ("", ".", "..") or "\\" in name:
+                    checked = self.absolute(relative_path)  # refuses paths outside the upload dir
+                    self._make_dirs(checked.parent)
+                    self.staging.mkdir(exist_ok=True)
+                    directory = directories[parent] = str(checked.parent)
+                temp = f"{stem}{number}.tmp"
+                _write_new(temp, data)
+                staged.append((temp, f"{directory}/{name}", hashlib.sha256(data).hexdigest(),
+                               len(data)))  # fmt: skip
             if not _syncfs(self.upload_dir):
                 with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
-                    list(pool.map(_fsync_file, [temp for temp, _, _, _ in staged]))
+                    list(pool.map(_fsync_file, [Path(temp) for temp, _, _, _ in staged]))
             for temp, final, _, _ in staged:
                 os.replace(temp, final)
             if not _syncfs(self.upload_dir):
-                for directory in directories:
-                    _fsync_dir(directory)
+                for directory in set(directories.values()):
+                    _fsync_dir(Path(directory))
         except OSError as error:
             for temp, _, _, _ in staged:
                 with contextlib.suppress(OSError):
-                    temp.unlink()
+                    os.unlink(temp)
             raise StoreError(f"store: cannot write a chunk of {len(items)}: {error}") from error
         return [(digest, size) for _, _, digest, size in staged]
 

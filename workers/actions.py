@@ -1,15 +1,15 @@
 """What happens on the server once mail is safely stored and announced.
 
 `on_email_received` (mark read, move, delete) and `delete_read_messages` are written into the
-ledger with the message, as a due action, before anything is done on the server. Doing them is
-a separate step that reads the due actions back, so an action interrupted by a crash is done
-by the next poll, and a delete N days later is the same step run by housekeeping.
+ledger with the message, as a due action (`InboundAccount.first_action`), before anything is
+done on the server. Doing them is a separate step that reads the due actions back, so an
+action interrupted by a crash is done by the next poll, and a delete N days later is the
+same step run by housekeeping.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -17,9 +17,10 @@ from sqlmodel import Session
 from shared.clock import Clock, utc
 from shared.db import ledger
 from shared.db.database import Database
-from shared.db.models import Account, ReceivedMessage
+from shared.db.models import ReceivedMessage
 from shared.errors import ConnectError, FolderError, MailpollError, ServerTimeoutError
 from shared.mail.client import MailboxClient, MessageRef
+from workers.account import InboundAccount
 
 log = logging.getLogger(__name__)
 ACTION_BASE_BACKOFF = timedelta(minutes=1)
@@ -28,37 +29,15 @@ ACTION_MAX_BACKOFF = timedelta(hours=6)
 _CONNECTION_GONE = (ConnectError, ServerTimeoutError)
 
 
-def plan(account: Account, rows: Sequence[ReceivedMessage], now: datetime) -> None:
-    """Give each new ledger row its first server action and when it is due."""
-    action = first_action(account)
-    for row in rows:
-        row.server_action = action
-        row.server_action_due_at = None if action is None else now + _delay(account, action)
-
-
-def first_action(account: Account) -> str | None:
-    received = account.on_email_received or "leave"
-    if received == "delete" or (account.delete_read_messages and not account.delete_after_days):
-        return "delete"
-    if received in ("mark_read", "move"):
-        return received
-    return "delete" if account.delete_read_messages else None
-
-
-def _delay(account: Account, action: str) -> timedelta:
-    if action == "delete" and account.on_email_received not in ("delete",):
-        return timedelta(days=account.delete_after_days or 0)
-    return timedelta(0)
-
-
-def run_due(account: Account, client: MailboxClient, database: Database, clock: Clock) -> int:
+def run_due(
+    account: InboundAccount, client: MailboxClient, database: Database, clock: Clock
+) -> int:
     """Do every due action of the account on the open session; returns how many were done.
 
     An action the server refuses (a missing move folder, say) never stops intake: it is
     recorded on the messages and on the account's status, and retried later with backoff.
     Only a lost connection propagates, since nothing more can be done on it.
     """
-    assert account.id is not None
     now = clock()
     with database.session() as session:
         pending = ledger.due_actions(session, account.id, now)
@@ -85,7 +64,7 @@ def run_due(account: Account, client: MailboxClient, database: Database, clock: 
 
 
 def _current(
-    account: Account, session: Session, due: list[ReceivedMessage], now: datetime
+    account: InboundAccount, session: Session, due: list[ReceivedMessage], now: datetime
 ) -> list[ReceivedMessage]:
     """The due actions the account's settings still ask for. One queued under settings that
     changed since (say `move`, and the account is now `leave` or `delete`) is replaced by what
@@ -97,7 +76,7 @@ def _current(
             current.append(row)
             continue
         assert row.id is not None
-        due_at = now if wanted is None else utc(row.downloaded_at) + _delay(account, wanted)
+        due_at = now if wanted is None else utc(row.downloaded_at) + account.delay(wanted)
         log.info(
             "%s: %s of message %s superseded by the account's settings: %s",
             account.name, row.server_action, row.event_id, wanted or "nothing to do",
@@ -109,15 +88,19 @@ def _current(
     return current
 
 
-def _wanted(account: Account, row: ReceivedMessage) -> str | None:
+def _wanted(account: InboundAccount, row: ReceivedMessage) -> str | None:
     """The action the account's settings ask for a message whose action is pending."""
     if row.server_action == "delete" and account.delete_read_messages:
         return "delete"  # the delete N days after a mark-read, or right after download
-    return first_action(account)
+    return account.first_action
 
 
 def _retry_later(
-    account: Account, database: Database, rows: list[ReceivedMessage], error: str, now: datetime
+    account: InboundAccount,
+    database: Database,
+    rows: list[ReceivedMessage],
+    error: str,
+    now: datetime,
 ) -> None:
     attempts = 1 + max(row.server_action_attempts for row in rows)
     wait = min(ACTION_MAX_BACKOFF, ACTION_BASE_BACKOFF * 2 ** min(attempts - 1, 16))
@@ -131,7 +114,7 @@ def _retry_later(
 
 
 def _perform(
-    account: Account, client: MailboxClient, action: str, rows: list[ReceivedMessage]
+    account: InboundAccount, client: MailboxClient, action: str, rows: list[ReceivedMessage]
 ) -> None:
     refs = [MessageRef(r.folder, r.uid, r.uidvalidity, r.uidl) for r in rows]
     try:
@@ -151,7 +134,7 @@ def _perform(
 
 
 def _advance(
-    account: Account,
+    account: InboundAccount,
     database: Database,
     rows: list[ReceivedMessage],
     action: str,
@@ -162,10 +145,5 @@ def _advance(
         if not (action == "mark_read" and account.delete_read_messages):
             ledger.mark_actions_done(session, [row.id for row in rows if row.id is not None], now)
             return
-        for row in rows:  # the delete falls due N days after each message's download
-            stored = session.get(ReceivedMessage, row.id)
-            if stored is not None:
-                stored.server_action = "delete"
-                stored.server_action_due_at = stored.downloaded_at + timedelta(
-                    days=account.delete_after_days or 0
-                )
+        ids = [row.id for row in rows if row.id is not None]
+        ledger.delete_later(session, ids, timedelta(days=account.delete_after_days or 0))

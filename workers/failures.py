@@ -13,10 +13,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from shared.db import ledger
-from shared.db.models import Account, AccountStatus
+from shared.db.models import AccountStatus
 from shared.errors import AuthenticationError, MailpollError, PermanentError
 
 if TYPE_CHECKING:
+    from workers.account import InboundAccount
     from workers.intake import Tally
     from workers.poll import PollDeps
 
@@ -43,7 +44,7 @@ def backoff_seconds(error: MailpollError, failures: int) -> float:
     return random.uniform(ceiling / 2, ceiling)  # jitter: failing accounts do not retry in step
 
 
-def record_failure(account: Account, error: MailpollError, deps: PollDeps) -> None:
+def record_failure(account: InboundAccount, error: MailpollError, deps: PollDeps) -> None:
     """Status, backoff and report; if even that fails (the database is down), log it."""
     try:
         _record_failure(account, error, deps)
@@ -53,8 +54,7 @@ def record_failure(account: Account, error: MailpollError, deps: PollDeps) -> No
         )
 
 
-def _record_failure(account: Account, error: MailpollError, deps: PollDeps) -> None:
-    assert account.id is not None
+def _record_failure(account: InboundAccount, error: MailpollError, deps: PollDeps) -> None:
     now = deps.clock()
     with deps.database.session() as session:
         status = ledger.status_of(session, account.id)
@@ -87,7 +87,7 @@ def _report_due(status: AccountStatus, error: MailpollError) -> bool:
 
 
 def _failure_report(
-    account: Account, error: MailpollError, status: AccountStatus
+    account: InboundAccount, error: MailpollError, status: AccountStatus
 ) -> tuple[str, str]:
     since = status.failing_since
     return (
@@ -100,8 +100,7 @@ def _failure_report(
     )
 
 
-def record_success(account: Account, tally: Tally, deps: PollDeps) -> None:
-    assert account.id is not None
+def record_success(account: InboundAccount, tally: Tally, deps: PollDeps) -> None:
     now = deps.clock()
     with deps.database.session() as session:
         status = ledger.status_of(session, account.id)

@@ -4,37 +4,41 @@ For each chunk of fetched messages: the raw bytes are written atomically to the 
 the events are published, and only then are the messages added to the ledger together with
 the folder's new high-water mark. A crash anywhere repeats at most the chunk in flight, with
 the same file names and the same event ids.
+
+`Intake.take` is a step of values: it takes the folder's cursor and a chunk, and returns the
+cursor after the chunk and a tally of what the chunk did.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlmodel import Session
+from typing import Any, Protocol
 
 from shared import events
 from shared.clock import Clock, utc
 from shared.db import ledger
 from shared.db.database import Database
-from shared.db.models import Account, DeadLetter, IgnoredMessage, ReceivedMessage
 from shared.errors import LockLostError
 from shared.mail.client import MessageRef, Rejected, RemoteMessage
-from shared.mail.parse import MessageMetadata, parse_metadata
+from shared.mail.metadata import MessageMetadata
+from shared.mail.parse import parse_metadata
 from shared.mail.parsing import InlineParser, Parser
 from shared.store import MessageStore
-from workers import actions
+from workers.account import InboundAccount
 
 log = logging.getLogger(__name__)
+Pending = list[tuple[RemoteMessage, MessageMetadata | None]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Tally:
-    """What a poll did, for its log line, `mailpoll poll` and the account status."""
+    """What a poll (or one chunk of it) did, for its log line, `mailpoll poll` and the
+    account status. Tallies add up: `a + b`."""
 
     announced: int = 0
     ignored: int = 0
@@ -44,7 +48,57 @@ class Tally:
     more_waiting: bool = False
     waiting: int = 0  # left on the server for the next poll
     oldest_waiting: datetime | None = None
-    event_ids: list[str] = field(default_factory=list)
+    event_ids: tuple[str, ...] = ()
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            announced=self.announced + other.announced, ignored=self.ignored + other.ignored,
+            dead=self.dead + other.dead, repeated=self.repeated + other.repeated,
+            acted=self.acted + other.acted, more_waiting=self.more_waiting or other.more_waiting,
+            waiting=self.waiting + other.waiting,
+            oldest_waiting=other.oldest_waiting or self.oldest_waiting,
+            event_ids=self.event_ids + other.event_ids,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FolderCursor:
+    """Where intake stands in one folder: what `take` reads and returns.
+
+    `rescan_before_uid` and `known_hashes` are set after a UIDVALIDITY change: messages below
+    that UID whose content was announced before are not announced again.
+    """
+
+    folder: str
+    uidvalidity: int | None
+    last_uid: int
+    rescan_before_uid: int | None = None
+    known_hashes: frozenset[str] = frozenset()
+
+    def passed(self, uid: int) -> FolderCursor:
+        """The cursor once everything up to `uid` is taken; the rescan ends past its mark."""
+        last_uid = max(self.last_uid, uid)
+        rescan = self.rescan_before_uid
+        if rescan is not None and last_uid >= rescan - 1:
+            return dataclasses.replace(
+                self, last_uid=last_uid, rescan_before_uid=None, known_hashes=frozenset()
+            )
+        return dataclasses.replace(self, last_uid=last_uid)
+
+    def announced_before(self, item: RemoteMessage) -> bool:
+        return (
+            bool(self.known_hashes)
+            and (item.uid or 0) < (self.rescan_before_uid or 0)
+            and hashlib.sha256(item.raw).hexdigest() in self.known_hashes
+        )
+
+
+class _DateLimits(Protocol):
+    @property
+    def process_after(self) -> datetime | None: ...
+
+    @property
+    def ignore_older_than_hours(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +108,7 @@ class Filters:
     not_before: datetime | None
 
     @classmethod
-    def of(cls, account: Account, now: datetime) -> Filters:
+    def of(cls, account: _DateLimits, now: datetime) -> Filters:
         limits = []
         if account.process_after is not None:
             limits.append(utc(account.process_after))
@@ -70,147 +124,158 @@ class Filters:
         return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Intake:
-    """Everything one chunk needs; `alive` says whether this worker still holds the lock."""
+    """What every chunk of one poll needs; `alive` says whether this worker still holds the
+    account's lease."""
 
-    account: Account
+    account: InboundAccount
     database: Database
     store: MessageStore
     publish: Callable[[Sequence[dict[str, Any]]], object]
     clock: Clock
     fence: int
     alive: Callable[[], bool]
-    tally: Tally = field(default_factory=Tally)
     careful: bool = False  # fetch one message at a time (see workers.poll._fetch)
-    parser: Parser = field(default_factory=InlineParser)
+    parser: Parser = dataclasses.field(default_factory=InlineParser)
 
     def take(
         self,
         items: Iterable[RemoteMessage | Rejected],
-        *,
-        folder: str,
-        uidvalidity: int | None,
-        last_uid: int,
+        cursor: FolderCursor,
         filters: Filters,
-        known_hashes: set[str] | None = None,
-        rescan_before_uid: int | None = None,
+        *,
         server_uidls: frozenset[str] | None = None,
-    ) -> list[ReceivedMessage]:
-        """Store, announce and record one chunk; returns its new ledger rows.
+    ) -> tuple[FolderCursor, Tally]:
+        """Store, announce and record one chunk; returns the cursor after it and its tally.
 
         POP3 passes `server_uidls`, every UIDL on the server now: a message whose content was
         announced under another UIDL is not announced again (see `_not_announced`).
         """
         now = self.clock()
-        rows: list[ReceivedMessage] = []
-        outgoing: list[dict[str, Any]] = []
-        ignored: list[IgnoredMessage] = []
-        pending: list[tuple[RemoteMessage, MessageMetadata | None]] = []
+        pending: Pending = []
+        ignored: list[dict[str, Any]] = []
+        dead: list[tuple[MessageRef, str]] = []
+        after = cursor
+        repeated = skipped = 0
         for item in items:
             if isinstance(item, Rejected):
-                last_uid = max(last_uid, item.ref.uid or 0)
-                self._dead_letter(item, now)
+                after = after.passed(item.ref.uid or 0)
+                log.warning("%s: %s goes to the dead-letter list: %s",
+                            self.account.name, item.ref, item.error)  # fmt: skip
+                dead.append((item.ref, str(item.error)))
                 continue
-            last_uid = max(last_uid, item.uid or 0)
-            received = item.internal_date
-            metadata = None
-            if item.uid is None and filters.not_before is not None:  # POP3: the Date header
-                metadata = parse_metadata(item.raw)
-                received = datetime.fromisoformat(metadata.date) if metadata.date else None
-            reason = filters.reason_to_skip(received)
+            after = after.passed(item.uid or 0)
+            metadata, reason = self._filtered(item, filters)
             if reason is not None:
-                self.tally.ignored += 1
-                if item.uidl is not None:
-                    ignored.append(
-                        IgnoredMessage(account_id=self._id, uidl=item.uidl, reason=reason, at=now)
-                    )
-                continue
-            if (
-                known_hashes
-                and (item.uid or 0) < (rescan_before_uid or 0)
-                and hashlib.sha256(item.raw).hexdigest() in known_hashes
-            ):
-                self.tally.repeated += 1  # announced under the folder's previous UIDVALIDITY
-                continue
-            pending.append((item, metadata))
+                skipped += 1
+                if item.uidl is not None:  # POP3 has no cursor: the ledger remembers the UIDL
+                    ignored.append({"uidl": item.uidl, "reason": reason})
+            elif cursor.announced_before(item):
+                repeated += 1  # announced under the folder's previous UIDVALIDITY
+            else:
+                pending.append((item, metadata))
         relabel: list[tuple[int, str]] = []
         if server_uidls is not None:
-            pending = self._not_announced(pending, server_uidls, relabel, ignored, now)
-        for row, event in self._store(pending, now):
-            rows.append(row)
-            outgoing.append(event)
+            fresh = self._not_announced(pending, server_uidls, relabel, ignored)
+            repeated += len(pending) - len(fresh)
+            pending = fresh
+        rows, outgoing = self._store(pending, now)
         if not self.alive():
             raise LockLostError(f"{self.account.name}: lock lost before publishing")
         if outgoing:
             self.publish(outgoing)
-        actions.plan(self.account, rows, now)  # due actions go into the ledger with the rows
         with self.database.session() as session:
             ledger.record_batch(
-                session, account_id=self._id, folder=folder, uidvalidity=uidvalidity,
-                last_uid=last_uid, fence=self.fence, received=rows, ignored=ignored, now=now,
-                rescan_before_uid=_still_rescanning(rescan_before_uid, last_uid), relabel=relabel,
+                session, account_id=self.account.id, folder=after.folder,
+                uidvalidity=after.uidvalidity, last_uid=after.last_uid, fence=self.fence,
+                received=rows, ignored=ignored, now=now, relabel=relabel, dead=dead,
+                rescan_before_uid=after.rescan_before_uid,
             )  # fmt: skip
-            self._record_dead_letters(session)
-        self.tally.announced += len(rows)
-        self.tally.event_ids += [row.event_id for row in rows]
-        return rows
+        tally = Tally(
+            announced=len(rows), ignored=skipped, dead=len(dead), repeated=repeated,
+            event_ids=tuple(row["event_id"] for row in rows),
+        )  # fmt: skip
+        return after, tally
 
-    @property
-    def _id(self) -> int:
-        assert self.account.id is not None
-        return self.account.id
+    def _filtered(
+        self, item: RemoteMessage, filters: Filters
+    ) -> tuple[MessageMetadata | None, str | None]:
+        """The message's metadata if it had to be read already, and why it is skipped."""
+        if item.uid is None and filters.not_before is not None:  # POP3: the Date header
+            metadata = parse_metadata(item.raw)
+            received = datetime.fromisoformat(metadata.date) if metadata.date else None
+            return metadata, filters.reason_to_skip(received)
+        return None, filters.reason_to_skip(item.internal_date)
 
     def _store(
-        self, pending: list[tuple[RemoteMessage, MessageMetadata | None]], now: datetime
-    ) -> Iterator[tuple[ReceivedMessage, dict[str, Any]]]:
+        self, pending: Pending, now: datetime
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Parse the chunk (maybe in other processes) while its files are written durably;
-        then make each message's row and event."""
-        unparsed = [item.raw for item, metadata in pending if metadata is None]
-        result = self.parser.submit(unparsed)
+        then make each message's ledger row and event."""
+        result = self.parser.submit([item.raw for item, metadata in pending if metadata is None])
+        day = now.date()
         ids = [self._event_id(item) for item, _ in pending]
         paths = [
-            self.store.path_for(now.date(), item.folder, event_id)
+            self.store.path_for(day, item.folder, event_id)
             for (item, _), event_id in zip(pending, ids, strict=True)
         ]
         saved = self.store.save_many(
             [(path, item.raw) for (item, _), path in zip(pending, paths, strict=True)]
         )
         fresh = iter(result())
+        action = self.account.first_action
+        due = None if action is None else now + self.account.delay(action)
+        rows: list[dict[str, Any]] = []
+        outgoing: list[dict[str, Any]] = []
         for (item, known), event_id, relative, (sha256, size) in zip(
             pending, ids, paths, saved, strict=True
         ):
             metadata = known if known is not None else next(fresh)
-            event = events.build_received_event(
-                id=event_id,
-                account=self.account.name,
-                protocol="pop3" if item.uid is None else "imap",
-                folder=item.folder,
-                uidvalidity=item.uidvalidity,
-                uid=item.uid,
-                uidl=item.uidl,
-                metadata=metadata,
-                size=size,
-                sha256=sha256,
-                raw_path=relative,
-                time=now,
+            outgoing.append(
+                events.build_received_event(
+                    id=event_id,
+                    account=self.account.name,
+                    protocol="pop3" if item.uid is None else "imap",
+                    folder=item.folder,
+                    uidvalidity=item.uidvalidity,
+                    uid=item.uid,
+                    uidl=item.uidl,
+                    metadata=metadata,
+                    size=size,
+                    sha256=sha256,
+                    raw_path=relative,
+                    time=now,
+                )
             )
-            row = ReceivedMessage(
-                account_id=self._id, folder=item.folder, uidvalidity=item.uidvalidity,
-                uid=item.uid, uidl=item.uidl, event_id=event_id, message_id=metadata.message_id,
-                sha256=sha256, size=size, raw_path=relative, internal_date=item.internal_date,
-                downloaded_at=now, published_at=now,
-            )  # fmt: skip
-            yield row, event
+            rows.append(
+                {
+                    "account_id": self.account.id,
+                    "folder": item.folder,
+                    "uidvalidity": item.uidvalidity,
+                    "uid": item.uid,
+                    "uidl": item.uidl,
+                    "event_id": event_id,
+                    "message_id": metadata.message_id,
+                    "sha256": sha256,
+                    "size": size,
+                    "raw_path": relative,
+                    "internal_date": item.internal_date,
+                    "downloaded_at": now,
+                    "published_at": now,
+                    "server_action": action,
+                    "server_action_due_at": due,
+                }
+            )
+        return rows, outgoing
 
     def _not_announced(
         self,
-        pending: list[tuple[RemoteMessage, MessageMetadata | None]],
+        pending: Pending,
         server_uidls: frozenset[str],
         relabel: list[tuple[int, str]],
-        ignored: list[IgnoredMessage],
-        now: datetime,
-    ) -> list[tuple[RemoteMessage, MessageMetadata | None]]:
+        ignored: list[dict[str, Any]],
+    ) -> Pending:
         """POP3 messages whose bytes were announced before under another UIDL are left out.
 
         Servers make new UIDLs when a mailbox is restored or its UIDVALIDITY changes (Cyrus);
@@ -220,7 +285,7 @@ class Intake:
         """
         hashes = {id(item): hashlib.sha256(item.raw).hexdigest() for item, _ in pending}
         with self.database.session() as session:
-            known = ledger.announced_by_content(session, self._id, set(hashes.values()))
+            known = ledger.announced_by_content(session, self.account.id, set(hashes.values()))
         fresh = []
         for item, metadata in pending:
             match = known.get(hashes[id(item)])
@@ -228,15 +293,12 @@ class Intake:
                 fresh.append((item, metadata))
                 continue
             row_id, old_uidl = match
-            self.tally.repeated += 1
             if old_uidl not in server_uidls:
                 relabel.append((row_id, item.uidl))
                 known.pop(hashes[id(item)])
             else:
                 reason = f"same content as the message announced with UIDL {old_uidl}"
-                ignored.append(
-                    IgnoredMessage(account_id=self._id, uidl=item.uidl, reason=reason, at=now)
-                )
+                ignored.append({"uidl": item.uidl, "reason": reason})
         if len(fresh) < len(pending):
             log.info(
                 "%s: %d message(s) came back under new UIDLs: not announced again",
@@ -246,40 +308,5 @@ class Intake:
 
     def _event_id(self, item: RemoteMessage) -> str:
         if item.uid is None:  # POP3: the UIDL is the identity
-            return events.event_id(self._id, "", None, item.uidl or "")
-        return events.event_id(self._id, item.folder, item.uidvalidity, item.uid)
-
-    def _dead_letter(self, item: Rejected, now: datetime) -> None:
-        log.warning(
-            "%s: %s goes to the dead-letter list: %s", self.account.name, item.ref, item.error
-        )
-        self._pending_dead.append((item.ref, str(item.error), now))
-        self.tally.dead += 1
-
-    def _record_dead_letters(self, session: Session) -> None:
-        for ref, error, now in self._pending_dead:
-            known = ledger.dead_letter_of(session, self._id, ref)
-            if known is None:
-                session.add(_dead_letter_row(self._id, ref, error, now))
-            else:  # a replay that failed again
-                known.dead, known.error, known.last_failed_at = True, error, now
-                known.attempts += 1
-        self._pending_dead.clear()
-
-    def __post_init__(self) -> None:
-        self._pending_dead: list[tuple[MessageRef, str, datetime]] = []
-
-
-def _still_rescanning(rescan_before_uid: int | None, last_uid: int) -> int | None:
-    """Keep the rescan mark until the checkpoint has passed every UID it covers."""
-    if rescan_before_uid is None or last_uid >= rescan_before_uid - 1:
-        return None
-    return rescan_before_uid
-
-
-def _dead_letter_row(account_id: int, ref: MessageRef, error: str, now: datetime) -> DeadLetter:
-    return DeadLetter(
-        account_id=account_id, folder=ref.folder, uidvalidity=ref.uidvalidity, uid=ref.uid,
-        uidl=ref.uidl, error=error, attempts=1, first_failed_at=now, last_failed_at=now,
-        dead=True,
-    )  # fmt: skip
+            return events.event_id(self.account.id, "", None, item.uidl or "")
+        return events.event_id(self.account.id, item.folder, item.uidvalidity, item.uid)

@@ -2,7 +2,8 @@
 
 The lease is the Redis lock with its fencing token, kept alive by a renewer thread; in embedded
 mode (no shared Redis) also a lock file in the data dir, so that two processes on one data dir
-never poll one account at once.
+never poll one account at once. `hold` is the one way to take it: a context manager that
+renews it while the block runs and gives it back at the end, whatever happens.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -22,60 +24,55 @@ from shared.lock import AccountLock, LockRenewer
 log = logging.getLogger(__name__)
 
 
-class AccountLease:
-    """One account held by this worker; `take` says why not when another process has it."""
+@dataclass(frozen=True)
+class Hold:
+    """The lease as the block sees it: `busy` says why it is not ours (the block should end);
+    otherwise `fence` is its fencing token and `alive()` turns False once it is lost."""
 
-    def __init__(
-        self,
-        client: redis.Redis,
-        account_id: int,
-        *,
-        ttl_seconds: float,
-        host_locks: Path | None = None,
-    ) -> None:
-        self.lock = AccountLock(client, account_id, ttl_seconds=ttl_seconds)
-        self._host = None if host_locks is None else HostLock(host_locks, f"account-{account_id}")
-        self._redis = client
+    busy: str | None
+    fence: int = 0
+    alive: Callable[[], bool] = lambda: False
 
-    @property
-    def fence(self) -> int:
-        assert self.lock.fence is not None, "the lease is not taken"
-        return self.lock.fence
 
-    def take(self, *, floor: int) -> str | None:
-        """None once the lease is ours; else why not (another worker or process has it).
+@contextlib.contextmanager
+def hold(
+    client: redis.Redis,
+    account_id: int,
+    *,
+    ttl_seconds: float,
+    floor: int,
+    host_locks: Path | None = None,
+) -> Iterator[Hold]:
+    """Hold the account's lease while the block runs.
 
-        `floor` is the highest fence the database has stored (see AccountLock.acquire). A
-        Redis failure propagates as a TransientError.
-        """
-        if self._host is not None and not self._host.acquire():
-            return f"another mailpoll process (pid {self._host.holder()}) is polling it now"
+    `floor` is the highest fence the database has stored (see AccountLock.acquire). A Redis
+    failure while taking the lease propagates as a TransientError; one while giving it back
+    is logged and the lease expires by itself, so it never ends the caller's work.
+    """
+    lock = AccountLock(client, account_id, ttl_seconds=ttl_seconds)
+    host = None if host_locks is None else HostLock(host_locks, f"account-{account_id}")
+    if host is not None and not host.acquire():
+        yield Hold(f"another mailpoll process (pid {host.holder()}) is polling it now")
+        return
+    try:
+        if not lock.acquire(floor=floor):
+            with contextlib.suppress(redis.RedisError):
+                client.incr(keys.lock_contention_count())
+            yield Hold("another worker is polling it now")
+            return
+        assert lock.fence is not None
         try:
-            if self.lock.acquire(floor=floor):
-                return None
-        except BaseException:
-            self._release_host()
-            raise
-        self._release_host()
-        with contextlib.suppress(redis.RedisError):
-            self._redis.incr(keys.lock_contention_count())
-        return "another worker is polling it now"
-
-    @contextlib.contextmanager
-    def renewed(self) -> Iterator[Callable[[], bool]]:
-        """Keep the lease alive while the block runs; yields `alive()`, False once it is lost."""
-        with LockRenewer(self.lock) as renewer:
-            yield lambda: not renewer.lost
-
-    def release(self) -> None:
-        """Give the lease back; a Redis that cannot be reached lets it expire by itself."""
-        try:
-            self.lock.release()
-        except MailpollError as error:  # it expires by itself
-            log.warning("cannot release the lock of account %s: %s", self.lock.account_id, error)
+            with LockRenewer(lock) as renewer:
+                yield Hold(None, lock.fence, lambda: not renewer.lost)
         finally:
-            self._release_host()
+            _release(lock)
+    finally:
+        if host is not None:
+            host.release()
 
-    def _release_host(self) -> None:
-        if self._host is not None:
-            self._host.release()
+
+def _release(lock: AccountLock) -> None:
+    try:
+        lock.release()
+    except MailpollError as error:  # it expires by itself
+        log.warning("cannot release the lock of account %s: %s", lock.account_id, error)

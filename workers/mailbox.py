@@ -10,9 +10,10 @@ from shared.errors import AuthenticationError
 from shared.mail.client import Credentials, Encryption, Endpoint, MailboxClient
 from shared.mail.connect import open_mailbox
 from shared.properties import Properties
+from workers.account import InboundAccount
 from workers.credentials import CredentialSource
 
-Opener = Callable[[Account], MailboxClient]
+Opener = Callable[[InboundAccount], MailboxClient]
 
 
 def endpoint_of(account: Account) -> Endpoint:
@@ -27,8 +28,8 @@ def endpoint_of(account: Account) -> Endpoint:
 def opener(credentials: CredentialSource) -> Opener:
     """A function that logs in to an account's mailbox; secrets are resolved per connect."""
 
-    def open_account(account: Account) -> MailboxClient:
-        found = credentials.for_account(account)
+    def open_account(account: InboundAccount) -> MailboxClient:
+        found = credentials.for_account(account.row)
         assert found is not None  # inbound accounts never have auth_type none
         try:
             return _open(account, found)
@@ -36,18 +37,14 @@ def opener(credentials: CredentialSource) -> Opener:
             if account.auth_type != "oauth2":
                 raise
         # An access token can be revoked before it runs out: refresh it once and try again.
-        again = credentials.for_account(account, fresh_token=True)
+        again = credentials.for_account(account.row, fresh_token=True)
         assert again is not None
         return _open(account, again)
 
     return open_account
 
 
-def _open(account: Account, credentials: Credentials) -> MailboxClient:
+def _open(account: InboundAccount, credentials: Credentials) -> MailboxClient:
     return open_mailbox(
-        account.protocol or "imap",
-        endpoint_of(account),
-        credentials,
-        debug=account.debug,
-        account=account.name,
+        account.protocol, account.endpoint, credentials, debug=account.debug, account=account.name
     )

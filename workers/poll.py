@@ -6,9 +6,12 @@ directly against a real or fake mailbox.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,14 +38,13 @@ from shared.errors import (
 )
 from shared.mail.client import INBOX, MailboxClient, MessageRef, Rejected, RemoteMessage
 from shared.mail.parsing import InlineParser, Parser
-from shared.properties import Properties
 from shared.store import MessageStore
 from workers import actions, failures
-from workers.intake import Filters, Intake, Tally
-from workers.lease import AccountLease
+from workers.account import InboundAccount
+from workers.intake import Filters, FolderCursor, Intake, Tally
+from workers.lease import Hold, hold
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_BATCH = 100
 # After this many failed polls in a row, messages are fetched one at a time, and one whose
 # fetch fails for itself (not the network) goes to the dead-letter list: it cannot block the
 # account for ever.
@@ -63,11 +65,11 @@ class PollDeps:
     redis: redis.Redis
     store: MessageStore
     publish: Callable[..., None]
-    open_mailbox: Callable[[Account], MailboxClient]
+    open_mailbox: Callable[[InboundAccount], MailboxClient]
     clock: Clock
     enqueue_next: Callable[[int], None]
     postpone: Callable[[int, float], None]
-    lock_ttl: float = 60.0
+    lock_ttl: float = 15.0
     # Tells the error-reporting address (subject, body); see workers.failures.
     notify: Callable[[str, str], None] = lambda subject, body: None
     parser: Parser = field(default_factory=InlineParser)
@@ -75,7 +77,7 @@ class PollDeps:
     host_locks: Path | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class PollResult:
     account: str
     outcome: str  # polled, busy, skipped, failed
@@ -86,39 +88,36 @@ class PollResult:
 def poll_account(account_id: int, deps: PollDeps) -> PollResult:
     """Poll once; a failure is recorded on the account (with backoff), never raised."""
     with deps.database.session() as session:
-        account = session.get(Account, account_id)
+        row = session.get(Account, account_id)
         floor = ledger.highest_fence(session, account_id)
-    if account is None or account.type != "inbound":
+        failed_before = ledger.status_of(session, account_id).consecutive_failures if row else 0
+    if row is None or row.type != "inbound":
         return PollResult(str(account_id), "skipped", Tally(), "no inbound account has this id")
-    if not account.enabled:
-        return PollResult(account.name, "skipped", Tally(), "the account is disabled")
-    lease = AccountLease(
-        deps.redis, account_id, ttl_seconds=deps.lock_ttl, host_locks=deps.host_locks
-    )
-    tally = Tally()
-    try:
-        busy = lease.take(floor=floor)
-    except MailpollError as error:  # Redis is down: the account is not to blame, but say so
-        failures.record_failure(account, error, deps)
-        return PollResult(account.name, "failed", tally, str(error))
-    if busy is not None:
-        log.info("%s: %s; this poll ends", account.name, busy)
-        return PollResult(account.name, "busy", tally, busy)
+    if not row.enabled:
+        return PollResult(row.name, "skipped", Tally(), "the account is disabled")
+    account = InboundAccount.of(row)
     started = time.monotonic()
-    log.info("%s: poll started (lease fence %d)", account.name, lease.fence)
+    lease = hold(
+        deps.redis, account.id, ttl_seconds=deps.lock_ttl, floor=floor, host_locks=deps.host_locks
+    )
     try:
-        with lease.renewed() as alive:
-            _poll_locked(account, deps, lease.fence, alive, tally)
-    except MailpollError as error:
+        with lease as held:
+            if held.busy is not None:
+                log.info("%s: %s; this poll ends", account.name, held.busy)
+                return PollResult(account.name, "busy", Tally(), held.busy)
+            log.info("%s: poll started (lease fence %d)", account.name, held.fence)
+            try:
+                careful = failed_before >= CAREFUL_AFTER_FAILURES
+                tally = _poll_locked(account, deps, held, careful)
+            finally:
+                log.info("%s: poll ended (lease fence %d)", account.name, held.fence)
+    except MailpollError as error:  # Redis down while taking the lease: say so too
         failures.record_failure(account, error, deps)
-        return PollResult(account.name, "failed", tally, str(error))
+        return PollResult(account.name, "failed", Tally(), str(error))
     except Exception as error:  # a bug or a database outage: never die without a trace
         log.exception("%s: poll failed unexpectedly", account.name)
         failures.record_failure(account, MailpollError(f"unexpected: {error!r}"), deps)
-        return PollResult(account.name, "failed", tally, repr(error))
-    finally:
-        log.info("%s: poll ended (lease fence %d)", account.name, lease.fence)
-        lease.release()
+        return PollResult(account.name, "failed", Tally(), repr(error))
     failures.record_success(account, tally, deps)
     log.info(
         "%s: %d announced, %d ignored, %d dead-lettered, %d server actions in %.2fs%s",
@@ -130,9 +129,8 @@ def poll_account(account_id: int, deps: PollDeps) -> PollResult:
     return PollResult(account.name, "polled", tally)
 
 
-def _continue_soon(account: Account, deps: PollDeps) -> None:
+def _continue_soon(account: InboundAccount, deps: PollDeps) -> None:
     """Ask for the next batch at once; if the broker is down, the schedule polls it later."""
-    assert account.id is not None
     try:
         deps.enqueue_next(account.id)
     except Exception as error:  # dramatiq and redis raise their own: the poll itself is done
@@ -142,136 +140,118 @@ def _continue_soon(account: Account, deps: PollDeps) -> None:
         )  # fmt: skip
 
 
-def _poll_locked(
-    account: Account, deps: PollDeps, fence: int, alive: Callable[[], bool], tally: Tally
-) -> None:
-    properties = Properties.of(account.properties, "inbound")
-    deadline = time.monotonic() + properties.poll_budget_seconds
-    assert account.id is not None
-    with deps.database.session() as session:
-        failures_so_far = ledger.status_of(session, account.id).consecutive_failures
+def _poll_locked(account: InboundAccount, deps: PollDeps, held: Hold, careful: bool) -> Tally:
+    deadline = time.monotonic() + account.properties.poll_budget_seconds
     intake = Intake(
-        account, deps.database, deps.store, deps.publish, deps.clock, fence, alive, tally,
-        careful=failures_so_far >= CAREFUL_AFTER_FAILURES, parser=deps.parser,
+        account, deps.database, deps.store, deps.publish, deps.clock, held.fence, held.alive,
+        careful=careful, parser=deps.parser,
     )  # fmt: skip
     with deps.open_mailbox(account) as client:
         # Intake first: a server action that fails (or one queued before a crash) must never
         # keep new mail out.
         if account.protocol == "pop3":
-            _take_pop3(account, client, intake, properties, deadline)
+            tally = _take_pop3(client, intake, deadline)
         else:
-            _replay_imap(account, client, intake)
-            _take_imap(account, client, intake, properties, deadline)
-        tally.acted += actions.run_due(account, client, deps.database, deps.clock)
+            tally = _replay_imap(client, intake) + _take_imap(client, intake, deadline)
+        return tally + Tally(acted=actions.run_due(account, client, deps.database, deps.clock))
 
 
-def _take_imap(
-    account: Account,
-    client: MailboxClient,
-    intake: Intake,
-    properties: Properties,
-    deadline: float,
-) -> None:
-    assert account.id is not None
-    folder = account.folder or INBOX
-    info = client.select(folder)
+def _take_imap(client: MailboxClient, intake: Intake, deadline: float) -> Tally:
+    account = intake.account
+    info = client.select(account.folder)
     with intake.database.session() as session:
-        state = ledger.checkpoint(session, account.id, folder)
-    changed = state is not None and state.uidvalidity != info.uidvalidity
-    after = state.last_uid if state is not None and not changed else 0
-    rescan_before = state.rescan_before_uid if state is not None else None
-    if changed:
-        rescan_before = info.uidnext or 2**63 - 1
+        state = ledger.checkpoint(session, account.id, account.folder)
+    cursor = FolderCursor(account.folder, info.uidvalidity, 0)
+    if state is not None and state.uidvalidity == info.uidvalidity:
+        cursor = FolderCursor(account.folder, info.uidvalidity, state.last_uid,
+                              state.rescan_before_uid)  # fmt: skip
+    elif state is not None:
+        cursor = FolderCursor(account.folder, info.uidvalidity, 0, info.uidnext or 2**63 - 1)
         log.warning(
             "%s: %s UIDVALIDITY changed (%s -> %s): rescanning, announced mail is not repeated",
-            account.name, folder, state.uidvalidity if state else None, info.uidvalidity,
+            account.name, account.folder, state.uidvalidity, info.uidvalidity,
         )  # fmt: skip
-    known = None
-    if rescan_before is not None:
+    if cursor.rescan_before_uid is not None:
         with intake.database.session() as session:
-            known = ledger.announced_hashes(session, account.id, folder, info.uidvalidity)
-    refs = _batch(account, intake, client.list_new(folder, after, limit=_limit(account) + 1))
-    if intake.tally.more_waiting:
-        intake.tally.waiting = client.count_new(folder, after) - len(refs)
-    filters = Filters.of(account, intake.clock())
-    for chunk in _chunks(refs, properties, deadline, intake):
-        intake.take(
-            _fetch(client, chunk, intake.careful), folder=folder, uidvalidity=info.uidvalidity,
-            last_uid=max(r.uid or 0 for r in chunk), filters=filters, known_hashes=known,
-            rescan_before_uid=rescan_before,
-        )  # fmt: skip
-    if not refs and (state is None or changed or rescan_before is not None):
-        # Nothing new: record the folder's UIDVALIDITY, and that any rescan is over.
-        intake.take(
-            [], folder=folder, uidvalidity=info.uidvalidity, last_uid=after, filters=filters
+            known = ledger.announced_hashes(session, account.id, account.folder, info.uidvalidity)
+        cursor = dataclasses.replace(cursor, known_hashes=frozenset(known))
+    listed = client.list_new(account.folder, cursor.last_uid, limit=account.max_batch + 1)
+    refs, tally = _batch(account, listed)
+    if tally.more_waiting:
+        tally = dataclasses.replace(
+            tally, waiting=client.count_new(account.folder, cursor.last_uid) - len(refs)
         )
+    filters = Filters.of(account, intake.clock())
+    with contextlib.closing(_fetched(client, refs, intake, deadline)) as chunks:
+        for chunk in chunks:
+            if isinstance(chunk, Tally):  # the time budget is spent
+                tally += chunk
+                break
+            cursor, taken = intake.take(chunk, cursor, filters)
+            tally += taken
+    if not refs and (state is None or cursor.rescan_before_uid is not None):
+        # Nothing new: record the folder's UIDVALIDITY, and that any rescan is over.
+        intake.take([], dataclasses.replace(cursor, rescan_before_uid=None), filters)
+    return tally
 
 
-def _replay_imap(account: Account, client: MailboxClient, intake: Intake) -> None:
+def _replay_imap(client: MailboxClient, intake: Intake) -> Tally:
     """Fetch dead letters that were put back for another try; the checkpoint stays put."""
-    assert account.id is not None
+    account = intake.account
     with intake.database.session() as session:
         replays = ledger.replays(session, account.id)
-        state = ledger.checkpoint(session, account.id, account.folder or INBOX)
+        state = ledger.checkpoint(session, account.id, account.folder)
     if not replays or state is None:
-        return
+        return Tally()
     info = client.select(state.folder)
     current = [r for r in replays if r.folder == state.folder and r.uidvalidity == info.uidvalidity]
     refs = [MessageRef(r.folder, r.uid, r.uidvalidity, r.uidl) for r in current]
-    intake.take(
-        client.fetch(refs), folder=state.folder, uidvalidity=state.uidvalidity,
-        last_uid=state.last_uid, filters=Filters(None),
-    )  # fmt: skip
+    cursor = FolderCursor(state.folder, state.uidvalidity, state.last_uid)
+    _, tally = intake.take(client.fetch(refs), cursor, Filters(None))
     with intake.database.session() as session:
-        for replay in replays:
-            row = session.get(type(replay), replay.id)
-            if row is not None and not row.dead:
-                session.delete(row)  # taken now, or gone from the server for good
+        ledger.forget_replays(session, [replay.id for replay in replays if replay.id is not None])
+    return tally
 
 
-def _take_pop3(
-    account: Account,
-    client: MailboxClient,
-    intake: Intake,
-    properties: Properties,
-    deadline: float,
-) -> None:
-    assert account.id is not None
+def _take_pop3(client: MailboxClient, intake: Intake, deadline: float) -> Tally:
+    account = intake.account
     with intake.database.session() as session:
         seen = ledger.seen_uidls(session, account.id)
     listed = client.list_new(INBOX)
     on_server = frozenset(r.uidl for r in listed if r.uidl is not None)
     new = [r for r in listed if r.uidl not in seen]
-    refs = _batch(account, intake, new)
-    intake.tally.waiting = len(new) - len(refs)
+    refs, tally = _batch(account, new)
+    tally = dataclasses.replace(tally, waiting=len(new) - len(refs))
     filters = Filters.of(account, intake.clock())
-    for chunk in _chunks(refs, properties, deadline, intake):
-        intake.take(
-            _fetch(client, chunk, intake.careful), folder=INBOX, uidvalidity=None, last_uid=0,
-            filters=filters, server_uidls=on_server,
-        )  # fmt: skip
+    cursor = FolderCursor(INBOX, None, 0)
+    with contextlib.closing(_fetched(client, refs, intake, deadline)) as chunks:
+        for chunk in chunks:
+            if isinstance(chunk, Tally):
+                tally += chunk
+                break
+            _, taken = intake.take(chunk, cursor, filters, server_uidls=on_server)
+            tally += taken
     with intake.database.session() as session:
         ledger.forget_replayed_uidls(session, account.id)
+    return tally
 
 
-def _limit(account: Account) -> int:
-    return account.max_batch or DEFAULT_MAX_BATCH
-
-
-def _batch(account: Account, intake: Intake, refs: list[MessageRef]) -> list[MessageRef]:
-    """At most `max_batch` refs; notes whether more are waiting for an immediate next poll."""
-    intake.tally.more_waiting = len(refs) > _limit(account)
-    if intake.tally.more_waiting:
-        intake.tally.oldest_waiting = refs[_limit(account)].internal_date
-    return refs[: _limit(account)]
+def _batch(account: InboundAccount, refs: list[MessageRef]) -> tuple[list[MessageRef], Tally]:
+    """At most `max_batch` refs; says whether more are waiting for an immediate next poll."""
+    if len(refs) <= account.max_batch:
+        return refs, Tally()
+    waiting = Tally(more_waiting=True, oldest_waiting=refs[account.max_batch].internal_date)
+    return refs[: account.max_batch], waiting
 
 
 def _chunks(
-    refs: list[MessageRef], properties: Properties, deadline: float, intake: Intake
-) -> Iterator[list[MessageRef]]:
+    refs: list[MessageRef], intake: Intake, deadline: float
+) -> Iterator[list[MessageRef] | Tally]:
     """The batch in chunks of at most `fetch_chunk` messages and CHUNK_BYTES (one message may be
-    larger, up to `max_message_mb`): what one worker thread holds in memory at once. Stops when
-    the poll's time budget is spent. Logs progress every PROGRESS_SECONDS."""
+    larger, up to `max_message_mb`): what one worker thread holds in memory at once. When the
+    poll's time budget is spent, the last item is the Tally of what is left waiting. Logs
+    progress every PROGRESS_SECONDS."""
+    properties = intake.account.properties
     chunk: list[MessageRef] = []
     size = 0
     started = last_said = time.monotonic()
@@ -287,14 +267,43 @@ def _chunks(
                     intake.account.name, index, len(refs), index / (now - started),
                 )  # fmt: skip
             if now > deadline:
-                intake.tally.more_waiting = True
-                intake.tally.waiting += len(refs) - index
-                intake.tally.oldest_waiting = ref.internal_date
+                yield Tally(more_waiting=True, waiting=len(refs) - index,
+                            oldest_waiting=ref.internal_date)  # fmt: skip
                 return
         chunk.append(ref)
         size += ref.size or 0
     if chunk:
         yield chunk
+
+
+def _fetched(
+    client: MailboxClient, refs: list[MessageRef], intake: Intake, deadline: float
+) -> Generator[list[RemoteMessage | Rejected] | Tally, None, None]:
+    """The chunks' messages, the next chunk downloaded (by one helper thread) while the
+    caller stores and announces this one: the server's work and the network overlap the
+    worker's. Only that thread talks to the server until the generator is closed, and closing
+    it waits for the download in flight. At most two chunks are in memory."""
+    with ThreadPoolExecutor(1, thread_name_prefix=f"fetch-{intake.account.id}") as pool:
+        ahead: Future[list[RemoteMessage | Rejected]] | None = None
+        for chunk in _chunks(refs, intake, deadline):
+            if isinstance(chunk, Tally):
+                if ahead is not None:
+                    yield ahead.result()
+                    ahead = None
+                yield chunk
+                return
+            following = pool.submit(_fetch_all, client, chunk, intake.careful)
+            if ahead is not None:
+                yield ahead.result()
+            ahead = following
+        if ahead is not None:
+            yield ahead.result()
+
+
+def _fetch_all(
+    client: MailboxClient, refs: list[MessageRef], careful: bool
+) -> list[RemoteMessage | Rejected]:
+    return list(_fetch(client, refs, careful))
 
 
 def _fetch(

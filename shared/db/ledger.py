@@ -7,8 +7,9 @@ its lock while paused cannot move a newer checkpoint backwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -97,6 +98,17 @@ def replays(session: Session, account_id: int) -> list[DeadLetter]:
     return list(session.exec(query))
 
 
+def forget_replays(session: Session, ids: Sequence[int]) -> None:
+    """Drop replayed dead letters that were taken now (or are gone from the server for
+    good); one that failed again is a dead letter again and stays."""
+    if ids:
+        session.execute(
+            sa.delete(DeadLetter).where(
+                col(DeadLetter.id).in_(ids), col(DeadLetter.dead).is_(sa.false())
+            )
+        )
+
+
 def forget_replayed_uidls(session: Session, account_id: int) -> None:
     """Drop replayed POP3 dead letters whose message is in the ledger now."""
     taken = select(ReceivedMessage.uidl).where(ReceivedMessage.account_id == account_id)
@@ -131,26 +143,61 @@ def record_batch(
     last_uid: int,
     fence: int,
     rescan_before_uid: int | None = None,
-    received: Sequence[ReceivedMessage],
-    ignored: Iterable[IgnoredMessage] = (),
+    received: Sequence[Mapping[str, Any]],
+    ignored: Iterable[Mapping[str, Any]] = (),
     relabel: Sequence[tuple[int, str]] = (),
+    dead: Sequence[tuple[MessageRef, str]] = (),
     now: datetime,
 ) -> None:
     """Add the batch to the ledger and move the checkpoint, in the caller's transaction.
 
-    Rows that are there already (a batch repeated after a crash) are kept as they were.
-    `relabel` gives announced POP3 messages the new UIDL the server shows them under.
+    `received` are ledger rows (the columns of ReceivedMessage), inserted in one statement;
+    rows that are there already (a batch repeated after a crash) are kept as they were.
+    `ignored` are UIDLs (with the reason) that POP3 must not take again. `relabel` gives
+    announced POP3 messages the new UIDL the server shows them under. `dead` are messages
+    set aside as dead letters, with the error (a replayed one that failed again counts a
+    try).
     """
     _advance(session, account_id, folder, uidvalidity, last_uid, fence, rescan_before_uid, now)
     for row_id, uidl in relabel:
         session.execute(
             sa.update(ReceivedMessage).where(col(ReceivedMessage.id) == row_id).values(uidl=uidl)
         )
-    known = _known_event_ids(session, [row.event_id for row in received])
-    session.add_all(row for row in received if row.event_id not in known)
+    known = _known_event_ids(session, [row["event_id"] for row in received])
+    fresh = [
+        {"server_action_attempts": 0, **row} for row in received if row["event_id"] not in known
+    ]
+    if fresh:
+        session.execute(sa.insert(ReceivedMessage), fresh)
     for skip in ignored:
-        session.add(skip)
+        session.add(IgnoredMessage(account_id=account_id, at=now, **skip))
+    for ref, error in dead:
+        _dead_letter(session, account_id, ref, error, now)
     session.flush()
+
+
+def _dead_letter(
+    session: Session, account_id: int, ref: MessageRef, error: str, now: datetime
+) -> None:
+    known = dead_letter_of(session, account_id, ref)
+    if known is not None:  # a replay that failed again
+        known.dead, known.error, known.last_failed_at = True, error, now
+        known.attempts += 1
+        return
+    session.add(
+        DeadLetter(
+            account_id=account_id,
+            folder=ref.folder,
+            uidvalidity=ref.uidvalidity,
+            uid=ref.uid,
+            uidl=ref.uidl,
+            error=error,
+            attempts=1,
+            first_failed_at=now,
+            last_failed_at=now,
+            dead=True,
+        )
+    )
 
 
 def _advance(
@@ -222,6 +269,14 @@ def mark_actions_done(session: Session, ids: Sequence[int], now: datetime) -> No
             .where(col(ReceivedMessage.id).in_(ids))
             .values(server_action_done_at=now, server_action_error=None)
         )
+
+
+def delete_later(session: Session, ids: Sequence[int], delay: timedelta) -> None:
+    """Messages marked read are deleted `delay` after each one's download."""
+    query = select(ReceivedMessage).where(col(ReceivedMessage.id).in_(ids))
+    for row in session.exec(query) if ids else ():
+        row.server_action = "delete"
+        row.server_action_due_at = row.downloaded_at + delay
 
 
 def retry_actions_later(session: Session, ids: Sequence[int], error: str, due_at: datetime) -> None:
