@@ -138,20 +138,58 @@ def install(app: FastAPI) -> None:
 
 
 def _document_as_problem_json(app: FastAPI) -> None:
-    """Problems are served as application/problem+json: say so in the OpenAPI document,
-    where FastAPI would list a response model under application/json."""
+    """Say in the OpenAPI document what every route may answer besides its own: 401 and 403
+    where it needs credentials, 400, 413 and 422 where it takes a body, 422 where it takes
+    parameters; and that every problem is served as application/problem+json (FastAPI would
+    list a response model under application/json, and its own validation error schema)."""
     build = app.openapi
-    reference = "#/components/schemas/ProblemDocument"
+    problem = {"$ref": "#/components/schemas/ProblemDocument"}
 
     def openapi() -> dict[str, Any]:
-        document = build()  # FastAPI's, cached until routes change; the move below is idempotent
+        document = build()  # FastAPI's, cached until routes change; what follows is idempotent
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("ProblemDocument", ProblemDocument.model_json_schema())
         for operations in document.get("paths", {}).values():
             for operation in operations.values():
-                for response in operation.get("responses", {}).values():
-                    content = response.get("content", {})
-                    schema = content.get("application/json", {}).get("schema", {})
-                    if schema.get("$ref") == reference:
-                        content[PROBLEM_JSON] = content.pop("application/json")
+                _implied_problems(operation)
+                for status, response in operation["responses"].items():
+                    if status.isdigit() and int(status) >= 400:
+                        _as_problem(response, schemas, problem)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _implied_problems(operation: dict[str, Any]) -> None:
+    implied: set[int] = set()
+    if operation.get("security"):
+        implied |= {401, 403}
+    if "requestBody" in operation:
+        implied |= {400, 413, 422}
+    if operation.get("parameters"):
+        implied.add(422)
+    responses = operation.setdefault("responses", {})
+    for status in sorted(implied):
+        responses.setdefault(str(status), {"description": _TITLES[status]})
+
+
+def _as_problem(
+    response: dict[str, Any], schemas: dict[str, Any], problem: dict[str, str]
+) -> None:
+    """A response without content, or with FastAPI's validation error or a problem model
+    under application/json, becomes a problem under application/problem+json."""
+    content = response.setdefault("content", {})
+    if PROBLEM_JSON in content:
+        return
+    schema = content.get("application/json", {}).get("schema")
+    if schema is None:
+        content[PROBLEM_JSON] = {"schema": problem}
+        return
+    name = str(schema.get("$ref", "")).rsplit("/", 1)[-1]
+    if name == "HTTPValidationError":
+        content.pop("application/json")
+        content[PROBLEM_JSON] = {"schema": problem}
+    elif {"status", "title", "detail"} <= set(schemas.get(name, {}).get("properties", {})):
+        content[PROBLEM_JSON] = content.pop("application/json")
