@@ -74,13 +74,16 @@ def listen(host: str, port: int) -> socket.socket:
     mailpoll web?) or not of this machine is one line, not a traceback from inside uvicorn."""
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        family, kind, proto, _, address = found[0]
+        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that say TCP, and
+        # without it a small answer waits for the client's delayed ACK (40 ms on Linux).
+        sock = socket.socket(family, kind, proto)
     except OSError as error:
         raise MailpollError(f"web: cannot listen on {where}: {error.strerror or error}") from None
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock.bind(address)
     except OSError as error:
         sock.close()
         hint = " (another process has it: choose another port, MAILPOLL_WEB_PORT)"
