@@ -68,7 +68,7 @@ class Run:
     database_url: str
     admin_url: str | None = None
     key: str = field(default_factory=new_key)
-    account_id: int | None = None
+    account_ids: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.env = environment(
@@ -146,14 +146,14 @@ class Run:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def add_account(run: Run, user: str, password: str, *, messages: int) -> int:
+def add_account(run: Run, user: str, password: str, *, messages: int, index: int = 0) -> int:
     """An inbound account on the benchmark mailbox that takes it all in one poll."""
     bench = run.bench
     properties = [f"fetch_chunk={bench.chunk}"]
     if bench.tls:
         properties.append(f"tls_ca_file={bench.dovecot.ca_file}")
     given = {
-        "name": f"bench-{run.number}",
+        "name": f"bench-{run.number}-{index + 1}",
         "type": "inbound",
         "protocol": "imap",
         "host": bench.dovecot.host,
@@ -169,5 +169,5 @@ def add_account(run: Run, user: str, password: str, *, messages: int) -> int:
     with run.database.session() as session:
         account = AccountService(session, secrets=lambda: box, actor="bench").add(given).account
     assert account.id is not None
-    run.account_id = account.id
+    run.account_ids.append(account.id)
     return account.id

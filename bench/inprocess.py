@@ -56,12 +56,15 @@ def _poll(
         account_id = add_account(run, user, password, messages=messages)
         deps = _deps(run, client, publisher)
         with run.consumer() as consumer:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             if profiler is None:
                 result = poll_account(account_id, deps)
             else:
                 result = profiler.runcall(poll_account, account_id, deps)
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            print(f"poll: {elapsed:.2f} s wall, {cpu:.2f} s CPU of this process "
+                  f"({cpu / elapsed:.0%} of one core)", flush=True)  # fmt: skip
             if result.outcome != "polled" or result.tally.announced != messages:
                 raise RuntimeError(f"the poll did not take everything: {result}")
             run.check_events(consumer, messages)

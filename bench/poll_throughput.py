@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import shutil
 import signal
 import ssl
@@ -44,11 +45,13 @@ WAIT_SECONDS = 600.0  # longest a mailpoll run may take before it counts as stuc
 
 @dataclass(frozen=True)
 class Rate:
-    """Messages and bytes moved in `seconds`."""
+    """Messages and bytes moved in `seconds`; the CPU seconds and peak RSS it took, if known."""
 
     messages: int
     nbytes: int
     seconds: float
+    cpu: float | None = None
+    rss: int | None = None
 
     @property
     def per_second(self) -> float:
@@ -56,7 +59,34 @@ class Rate:
 
     def __str__(self) -> str:
         mib = self.nbytes / self.seconds / 2**20
-        return f"{self.per_second:8,.0f} msg/s {mib:6.1f} MiB/s ({self.seconds:.2f} s)"
+        text = f"{self.per_second:8,.0f} msg/s {mib:6.1f} MiB/s ({self.seconds:.2f} s)"
+        if self.cpu is not None:
+            text += f", CPU {self.cpu / self.messages * 1e6:,.0f} us/msg"
+        if self.rss is not None:
+            text += f", peak RSS {self.rss / 2**20:,.0f} MiB"
+        return text
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and all its descendants (Linux /proc)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            found += _tree(int(child))
+    return found
+
+
+def usage(pid: int) -> tuple[float, int]:
+    """CPU seconds (user + system) of a process tree, and the largest peak RSS in it."""
+    cpu, rss = 0.0, 0
+    for each in _tree(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+            cpu += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            status = Path(f"/proc/{each}/status").read_text()
+            peak = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+            rss = max(rss, int(peak.split()[1]) * 1024)
+    return cpu, rss
 
 
 def raw_fetch(dovecot: DovecotServer, *, tls: bool, batch: int, quiet: bool = False) -> Rate:
@@ -68,7 +98,7 @@ def raw_fetch(dovecot: DovecotServer, *, tls: bool, batch: int, quiet: bool = Fa
     """
     context = ssl.create_default_context(cafile=str(dovecot.ca_file)) if tls else None
     port = dovecot.imaps_port if tls else dovecot.imap_port
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     client = IMAPClient(dovecot.host, port=port, ssl=tls, ssl_context=context, timeout=60)
     count = nbytes = 0
     if quiet:
@@ -83,7 +113,7 @@ def raw_fetch(dovecot: DovecotServer, *, tls: bool, batch: int, quiet: bool = Fa
             nbytes += sum(len(item[b"BODY[]"]) for item in answer.values())
     finally:
         client.logout()
-    return Rate(count, nbytes, time.perf_counter() - started)
+    return Rate(count, nbytes, time.perf_counter() - started, time.process_time() - cpu)
 
 
 def _poll_started(log: str) -> float | None:
@@ -108,42 +138,56 @@ def _wait(condition: Callable[[], bool], what: str, alive: Callable[[], str | No
         time.sleep(0.005)
 
 
-def mailpoll_run(mailpoll: Mailpoll, number: int, messages: int) -> tuple[Rate, Rate]:
-    """One fresh account polled by `mailpoll worker --processes 1 --threads 1`.
+def mailpoll_run(
+    mailpoll: Mailpoll, number: int, messages: int, *, accounts: int = 1, processes: int = 1
+) -> tuple[Rate, Rate]:
+    """`accounts` fresh accounts (one mailbox each) polled by `mailpoll worker --processes
+    {processes} --threads 1`.
 
-    Returns (worker spawn -> Nth event, first `poll started` -> Nth event). An event counts
-    when it is in the consumer's bound queue on the events broker (LLEN): counting it there
-    costs the 2-core machine nothing, where a kombu consumer would compete for the CPU.
-    All events are drained and checked afterwards.
+    Returns (worker spawn -> last event, first `poll started` -> last event), with the
+    worker's CPU time and peak RSS. An event counts when it is in the consumer's bound queue on
+    the events broker (LLEN): counting it there costs the 2-core machine nothing, where a kombu
+    consumer would compete for the CPU. All events are drained and checked afterwards.
     """
     run = mailpoll.new_run(number)
-    processes: list[MailpollProcess] = []
+    started_processes: list[MailpollProcess] = []
+    total = messages * accounts
     try:
-        add_account(run, USER, PASSWORD, messages=messages)
+        for index in range(accounts):
+            add_account(run, user_name(index), PASSWORD, messages=messages, index=index)
         with run.consumer() as consumer:
             scheduler = MailpollProcess(["scheduler", "--tick", "0.2"], run.env, run.log("sched"))
-            processes.append(scheduler.start())
-            _wait(run.poll_queued, "the poll job in the queue", lambda: _dead(processes))
-            worker_args = ["worker", "--processes", "1", "--threads", "1"]
+            started_processes.append(scheduler.start())
+            _wait(run.poll_queued, "the poll job in the queue", lambda: _dead(started_processes))
+            worker_args = ["worker", "--processes", str(processes), "--threads", "1"]
             worker = MailpollProcess(worker_args, run.env, run.log("worker"))
             spawned = time.time()
-            processes.append(worker.start())
+            started_processes.append(worker.start())
             _wait(
-                lambda: run.queued_events() >= messages,
-                f"{messages} events",
-                lambda: _dead(processes),
+                lambda: run.queued_events() >= total,
+                f"{total} events",
+                lambda: _dead(started_processes),
             )
             done = time.time()
-            for process in processes:
+            assert worker.process is not None
+            cpu, rss = usage(worker.process.pid)
+            for process in started_processes:
                 process.stop()
             started = _poll_started(worker.log()) or spawned
-            run.check_events(consumer, messages)
+            run.check_events(consumer, total)
         nbytes = run.stored_bytes()
     finally:
-        for process in processes:
+        for process in started_processes:
             process.kill()
         run.cleanup()
-    return Rate(messages, nbytes, done - spawned), Rate(messages, nbytes, done - started)
+    return (
+        Rate(total, nbytes, done - spawned, cpu, rss),
+        Rate(total, nbytes, done - started, cpu, rss),
+    )
+
+
+def user_name(index: int) -> str:
+    return USER if index == 0 else f"{USER}{index + 1}"
 
 
 def _dead(processes: list[MailpollProcess]) -> str | None:
@@ -172,7 +216,9 @@ def benchmark(args: argparse.Namespace, dovecot: DovecotServer, mailpoll: Mailpo
         print(f"run {number}: raw      {raw[-1]}", flush=True)
         quiet.append(raw_fetch(dovecot, tls=args.tls, batch=args.chunk, quiet=True))
         print(f"run {number}: raw, imaplib debug off {quiet[-1]}", flush=True)
-        whole, poll = mailpoll_run(mailpoll, number, args.messages)
+        whole, poll = mailpoll_run(
+            mailpoll, number, args.messages, accounts=args.accounts, processes=args.processes
+        )
         spawn.append(whole)
         polled.append(poll)
         print(f"run {number}: mailpoll {whole}  | poll only {poll}", flush=True)
@@ -180,6 +226,7 @@ def benchmark(args: argparse.Namespace, dovecot: DovecotServer, mailpoll: Mailpo
     print()
     print(
         f"{args.messages:,} messages of ~{args.size:,} bytes, {transport}, chunks of {args.chunk}"
+        f", {args.accounts} account(s), {args.processes} worker process(es)"
     )
     print(_line("raw imapclient UID FETCH BODY.PEEK[]", raw))
     print(_line("raw imapclient, imaplib debug off", quiet))
@@ -219,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls", action="store_true", help="IMAPS instead of plain IMAP")
     parser.add_argument("--profile", action="store_true", help="poll in-process under cProfile")
     parser.add_argument("--top", type=int, default=25, help="profile entries to print")
+    parser.add_argument("--accounts", type=int, default=1,
+                        help="mailboxes and accounts, each with --messages")  # fmt: skip
+    parser.add_argument("--processes", type=int, default=1, help="mailpoll worker --processes")
     parser.add_argument("--postgres", action="store_true",
                         help="a fresh PostgreSQL database per run instead of SQLite")  # fmt: skip
     args = parser.parse_args(argv)
@@ -227,9 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="mailpoll-bench-"))
     try:
         with servers(root) as (dovecot, redis_server):
-            dovecot.add_user(USER, PASSWORD)
             started = time.perf_counter()
-            count, nbytes = mailbox_fill.fill(dovecot, USER, args.messages, args.size)
+            for index in range(args.accounts):
+                dovecot.add_user(user_name(index), PASSWORD)
+                count, nbytes = mailbox_fill.fill(dovecot, user_name(index), args.messages,
+                                                  args.size)  # fmt: skip
             print(f"setup (not timed below): {count:,} messages, {nbytes / count:,.0f} bytes "
                   f"on average, in {time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
             if count != args.messages:
