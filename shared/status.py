@@ -23,6 +23,8 @@ DueTimes = Callable[[Sequence[int]], Mapping[int, float]]
 
 @dataclass(frozen=True)
 class StatusRow:
+    """One inbound account's polling, as `mailpoll status --json` and the API give it."""
+
     account: str
     enabled: bool
     last_poll_at: datetime | None

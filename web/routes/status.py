@@ -4,7 +4,6 @@ status` prints, from the same query)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -22,25 +21,10 @@ router = APIRouter(tags=["status"], responses=documented(401, 403, 422))
 MAX_PAGE = 500
 
 
-class AccountStatus(BaseModel):
-    account: str
-    enabled: bool
-    last_poll_at: datetime | None
-    last_success_at: datetime | None
-    consecutive_failures: int
-    last_error: str | None
-    failing_since: datetime | None
-    messages_waiting: int
-    oldest_waiting_at: datetime | None
-    dead_letters: int
-    next_poll_at: datetime | None
-    action_error: str | None
-
-
 class StatusPage(BaseModel):
     """Inbound accounts by name; pass `next_cursor` as `cursor` for the next page."""
 
-    items: list[AccountStatus]
+    items: list[status.StatusRow]
     next_cursor: str | None
 
 
@@ -65,7 +49,7 @@ def status_page(
     more = len(rows) > limit
     rows = rows[:limit]
     return StatusPage(
-        items=[AccountStatus.model_validate(row.as_dict()) for row in rows],
+        items=rows,
         next_cursor=encode_cursor(rows[-1].account) if more else None,
     )
 

@@ -105,14 +105,3 @@ def api(
             yield served
         finally:
             served.close()
-
-
-@pytest.fixture
-def fresh_api(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[Api]:
-    """A server of the test's own, on an empty database."""
-    with running_web(tmp_path, postgres_url, redis_url, log_level="DEBUG") as web:
-        served = start_api(web)
-        try:
-            yield served
-        finally:
-            served.close()

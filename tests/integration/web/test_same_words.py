@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from mailpoll.cli.main import main
-from shared.db.database import Database
+from tests.integration.test_hostile_inputs import _closing_engines as closing_engines
 from tests.integration.web.conftest import Api
 
 pytestmark = pytest.mark.integration
@@ -139,23 +139,14 @@ def cli(
     for name, value in seeded.web.env.items():
         if name.startswith("MAILPOLL_"):
             monkeypatch.setenv(name, value)
-    opened: list[Database] = []
-    original = Database.__init__
-
-    def tracked(self: Database, url: str) -> None:
-        original(self, url)
-        opened.append(self)
-
-    monkeypatch.setattr(Database, "__init__", tracked)
 
     def run(argv: tuple[str, ...]) -> tuple[int, str]:
         capsys.readouterr()
         code = main(list(argv))
         return code, capsys.readouterr().err
 
-    yield run
-    for database in opened:
-        database.dispose()
+    with closing_engines(monkeypatch):  # as a process would, by ending
+        yield run
 
 
 @pytest.mark.parametrize("row", ROWS.values(), ids=ROWS.keys())

@@ -3,27 +3,14 @@ the token printed once, never a password or hash in any output."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
 
-from mailpoll.cli.main import main
+from tests.unit.cli.test_cli import Run
 
 PASSWORD = "operator-Pa55word"
-
-
-class Run:
-    def __init__(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-        self.capsys = capsys
-        self.monkeypatch = monkeypatch
-
-    def __call__(self, *argv: str, stdin: str = "") -> tuple[int, str, str]:
-        self.monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        code = main(list(argv))
-        captured = self.capsys.readouterr()
-        return code, captured.out, captured.err
 
 
 @pytest.fixture
