@@ -175,9 +175,7 @@ def _implied_problems(operation: dict[str, Any]) -> None:
         responses.setdefault(str(status), {"description": _TITLES[status]})
 
 
-def _as_problem(
-    response: dict[str, Any], schemas: dict[str, Any], problem: dict[str, str]
-) -> None:
+def _as_problem(response: dict[str, Any], schemas: dict[str, Any], problem: dict[str, str]) -> None:
     """A response without content, or with FastAPI's validation error or a problem model
     under application/json, becomes a problem under application/problem+json."""
     content = response.setdefault("content", {})
