@@ -187,18 +187,13 @@ def import_command(app: App, file: Any, dry_run: bool, prune: bool, as_json: boo
 
 def _read_json(file: Any) -> Any:
     """The file's JSON; UTF-8 with or without a byte-order mark, as editors save it."""
+    from shared.accounts.documents import parse
+
     try:
-        text = file.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(file.name, "not UTF-8 text: save it as UTF-8") from None
+        data = file.read()
     except OSError as error:
         raise ConfigError(file.name, f"cannot be read: {error.strerror or error}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(file.name, f"not valid JSON: {error}") from None
-    except RecursionError:
-        raise ConfigError(file.name, "not valid JSON: nested too deeply") from None
+    return parse(data, file.name)
 
 
 def _report(outcome: Outcome) -> None:
