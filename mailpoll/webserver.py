@@ -63,10 +63,9 @@ def _redis_check(url: str) -> str | None:
 
 def _schedule(url: str) -> DueTimes:
     """Next due times of a page of accounts, from the poll schedule (one round trip)."""
-    from shared.schedule import Schedule
+    from shared.status import scheduled
 
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    return Schedule(client).due_times_of
+    return scheduled(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2))
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import fakeredis
 import pytest
+import redis
 
+from shared import keys
 from shared.db.database import Database
+from shared.errors import ConnectError
 from shared.settings import Settings
+from shared.status import scheduled
 from web.app import create_app
 from web.etag import check_if_match, etag_of
 from web.paging import decode_cursor, encode_cursor
@@ -72,3 +77,14 @@ def test_every_refusal_is_documented_as_a_problem(document: dict[str, Any]) -> N
                     assert PROBLEM_JSON in response["content"], (where, status)
                     assert "application/json" not in response["content"], (where, status)
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_a_status_page_reads_only_its_accounts_next_polls() -> None:
+    client = fakeredis.FakeRedis()
+    client.zadd(keys.schedule(), {"1": 100.0, "2": 200.0, "3": 300.0})
+
+    assert scheduled(client)([1, 3, 4]) == {1: 100.0, 3: 300.0}
+    broken = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=None)
+    with pytest.raises(ConnectError, match=r"^redis: cannot read the schedule"):
+        scheduled(broken)([1])
+    broken.close()
