@@ -25,7 +25,18 @@ router = APIRouter(tags=["test configuration"], responses=documented(401, 403, 4
 _STREAM: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "`step` events as the steps finish, then a `done` event",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            "text/event-stream": {
+                "itemSchema": {  # each event: its name, and its data as JSON text
+                    "type": "object",
+                    "required": ["event", "data"],
+                    "properties": {
+                        "event": {"enum": ["step", "done"]},
+                        "data": {"type": "string", "contentMediaType": "application/json"},
+                    },
+                }
+            }
+        },
     }
 }
 UnsavedBody = Body(

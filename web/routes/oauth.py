@@ -69,7 +69,15 @@ def authorize(name: str, request: Request, principal: Admin) -> AuthorizeUrl:
     description="Redirects to the account's page in the console; answers JSON when the "
     "request accepts application/json. No sign-in: the `state` authenticates the call.",
     response_model=Authenticated,
-    responses={303: {"description": "to the account's page"}, **documented(400, 422, 503)},
+    responses={
+        303: {"description": "to the account's page"},
+        **documented(422),
+        # A browser is shown a page saying why; a client that accepts JSON gets the problem.
+        **{
+            status: {**doc, "content": {"text/html": {"schema": {"type": "string"}}}}
+            for status, doc in documented(400, 503).items()
+        },
+    },
 )
 def callback(
     request: Request,
