@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from mailpoll.app import App
 from shared.db.models import Account
-from web.services import ConfigTest, SendMail
+from web.services import ConfigTest, FollowEvents, SendMail
 
 if TYPE_CHECKING:
     from workers.send import SendDeps
@@ -65,6 +65,25 @@ def send_mail(app: App) -> SendMail:
         return {"message_id": result.message_id, "refused": refused}
 
     return send
+
+
+def follow_events(app: App) -> FollowEvents:
+    """Received-message events from now on, from where this process's events are published."""
+
+    def follow(
+        on_event: Callable[[dict[str, Any]], None],
+        stop: threading.Event,
+        on_ready: Callable[[], None],
+    ) -> None:
+        from mailpoll.runtime import events_target
+        from shared.event_consumer import EventConsumer
+
+        with EventConsumer(events_target(app.settings)) as consumer:
+            on_ready()
+            while not stop.is_set():
+                consumer.drain(on_event, timeout=0.5)
+
+    return follow
 
 
 @cache

@@ -38,6 +38,7 @@ def web_services(app: App) -> WebServices:
         secrets=lambda: app.secrets,
         config_test=web_workers.config_test(app),
         send_mail=web_workers.send_mail(app),
+        follow_events=web_workers.follow_events(app),
         readiness=readiness,
         due_times=due_times,
     )

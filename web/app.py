@@ -6,7 +6,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from web import problems
+from web import console, problems
 from web.body_limit import BodyLimit
 from web.metrics import MetricsMiddleware, WebMetrics
 from web.routes import (
@@ -54,4 +54,5 @@ def create_app(services: WebServices) -> FastAPI:
         app.include_router(module.router)
     for module in (oauth, configtest, mail):
         app.include_router(module.router)
+    console.install(app)
     return app

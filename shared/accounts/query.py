@@ -68,3 +68,11 @@ def _conditions(where: AccountFilter) -> list[sa.ColumnElement[bool]]:
             )
         )
     return conditions
+
+
+def count(session: Session, where: AccountFilter) -> int:
+    """How many accounts the filter matches (the console says "N accounts")."""
+    query = select(sa.func.count(col(Account.id)))
+    for condition in _conditions(where):
+        query = query.where(condition)
+    return int(session.exec(query).one())
