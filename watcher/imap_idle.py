@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import re
+import os
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -28,13 +29,11 @@ from shared.mail.client import Credentials, Endpoint, FolderInfo
 from shared.mail.tls import network_error, ssl_context
 from shared.mail.wire import WireTrace
 from shared.mail.words import server_words
+from shared.properties import Properties
+from watcher.imap_syntax import CAPABILITY, CODE, LITERAL, compose, counts, words
 from watcher.stream import Stream
 
-_LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
-_CAPABILITY = re.compile(rb"\[CAPABILITY ([^\]]*)\]", re.IGNORECASE)
-_CODE = re.compile(rb"\[(UIDVALIDITY|UIDNEXT) (\d+)\]", re.IGNORECASE)
-_COUNT = re.compile(rb"^\* (\d+) (EXISTS|EXPUNGE)\b", re.IGNORECASE)
-_QUOTABLE = re.compile(r"^[\x20-\x7e]*$")
+_CONTEXTS: dict[tuple[object, ...], ssl.SSLContext] = {}
 
 
 @dataclass
@@ -98,7 +97,7 @@ class IdleClient:
         await self._capable()
 
     async def _tls(self) -> None:
-        context = ssl_context(self._endpoint.properties)
+        context = _shared_context(self._endpoint.properties)
         with self._errors("TLS handshake", handshake=True):
             timeout = self._endpoint.properties.connect_timeout
             await self._stream.start_tls(context, self._endpoint.host, timeout=timeout)
@@ -115,8 +114,8 @@ class IdleClient:
         elif "LOGINDISABLED" in await self._capable():
             raise TLSError(f"{self._where}: the server refuses LOGIN here (LOGINDISABLED)")
         else:
-            words = _compose(b"LOGIN", credentials.login, credentials.password)
-            answer = await self._command(*words)
+            login = compose(b"LOGIN", credentials.login, credentials.password)
+            answer = await self._command(*login)
         if answer.status != "OK":
             raise AuthenticationError(f"{self._where}: login refused: {server_words(answer.text)}")
         self._learn(answer.text)
@@ -128,11 +127,11 @@ class IdleClient:
 
     async def examine(self, folder: str) -> FolderInfo:
         """Open the folder read-only (the poll sets flags, the watcher never does)."""
-        answer = await self._command(*_compose(b"EXAMINE", imap_utf7.encode(folder).decode()))
+        answer = await self._command(*compose(b"EXAMINE", imap_utf7.encode(folder).decode()))
         if answer.status != "OK":
             raise FolderError(f"{self._where}: folder {folder!r}: {server_words(answer.text)}")
-        codes = {m[1].upper(): int(m[2]) for line in answer.untagged for m in _CODE.finditer(line)}
-        exists = [count for kind, count in _counts(answer.untagged) if kind == "EXISTS"]
+        codes = {m[1].upper(): int(m[2]) for line in answer.untagged for m in CODE.finditer(line)}
+        exists = [count for kind, count in counts(answer.untagged) if kind == "EXISTS"]
         return FolderInfo(codes.get(b"UIDVALIDITY"), codes.get(b"UIDNEXT"), (exists or [0])[-1])
 
     async def idle(self) -> None:
@@ -154,7 +153,7 @@ class IdleClient:
                 line = await self._response(timeout)
             except TimeoutError:
                 return []
-        return _counts([self._untagged(line)])
+        return counts([self._untagged(line)])
 
     async def done(self) -> list[tuple[str, int]]:
         """End IDLE; returns what the server said meanwhile (new mail may come just then)."""
@@ -164,7 +163,7 @@ class IdleClient:
         with self._errors("DONE"):
             while not (line := await self._response(self._timeout)).startswith(f"{tag} ".encode()):
                 lines.append(self._untagged(line))
-        return _counts(lines)
+        return counts(lines)
 
     async def logout(self) -> None:
         with contextlib.suppress(MailpollError):
@@ -211,7 +210,7 @@ class IdleClient:
         its first line (a silent IDLE), the command time-out for the literals after it."""
         line = await self._stream.readline(timeout=timeout)
         whole = line
-        while (literal := _LITERAL.search(line)) is not None:
+        while (literal := LITERAL.search(line)) is not None:
             size = int(literal[1])
             whole += await self._stream.readexactly(size, timeout=self._timeout)
             line = await self._stream.readline(timeout=self._timeout)
@@ -223,13 +222,13 @@ class IdleClient:
         if line.upper().startswith(b"* BYE"):
             raise ConnectError(f"{self._where}: the server ended the session: {server_words(line)}")
         if line.upper().startswith(b"* CAPABILITY "):
-            self.capabilities = _words(line[len(b"* CAPABILITY ") :])
+            self.capabilities = words(line[len(b"* CAPABILITY ") :])
         self._learn(line)
         return line
 
     def _learn(self, text: bytes) -> None:
-        if (found := _CAPABILITY.search(text)) is not None:
-            self.capabilities = _words(found[1])
+        if (found := CAPABILITY.search(text)) is not None:
+            self.capabilities = words(found[1])
 
     def _next_tag(self) -> str:
         self._tag += 1
@@ -245,25 +244,17 @@ class IdleClient:
             raise network_error(error, f"{self._where}: {doing}", handshake=handshake) from None
 
 
-def _compose(command: bytes, *arguments: str) -> list[bytes]:
-    """A command with string arguments: quoted when printable ASCII, else literals. Returns
-    the command line and the pieces sent after each `+` (a literal's bytes and what follows)."""
-    pieces = [command]
-    for argument in arguments:
-        if _QUOTABLE.match(argument):
-            escaped = argument.replace("\\", "\\\\").replace('"', '\\"')
-            pieces[-1] += b' "' + escaped.encode() + b'"'
-        else:
-            data = argument.encode("utf-8")
-            pieces[-1] += b" {%d}" % len(data)
-            pieces.append(data)
-    return pieces
-
-
-def _words(text: bytes) -> frozenset[str]:
-    return frozenset(word.upper() for word in text.decode("ascii", "replace").split())
-
-
-def _counts(lines: list[bytes]) -> list[tuple[str, int]]:
-    found = (_COUNT.match(line) for line in lines)
-    return [(match[2].decode().upper(), int(match[1])) for match in found if match is not None]
+def _shared_context(properties: Properties) -> ssl.SSLContext:
+    """One TLS context per distinct TLS setting, shared by every connection that has it: a
+    context holds the trusted certificates (the system's are several hundred KiB), and one
+    per connection would cost more than the connection. A CA file that changes is read anew."""
+    ca_file = properties.tls_ca_file
+    stamp = os.stat(ca_file).st_mtime_ns if ca_file and os.path.exists(ca_file) else None
+    key = (ca_file, stamp, properties.tls_verify, properties.tls_check_hostname,
+           properties.tls_min_version)  # fmt: skip
+    context = _CONTEXTS.get(key)
+    if context is None:
+        if len(_CONTEXTS) >= 64:  # settings that came and went
+            _CONTEXTS.clear()
+        context = _CONTEXTS[key] = ssl_context(properties)
+    return context

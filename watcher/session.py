@@ -44,6 +44,7 @@ class Timing:
     backoff_max: float = 300.0
     permanent_wait: float = 15 * 60  # login refused, bad TLS, missing folder: as polls do
     no_idle_recheck: float = 60 * 60  # a server without IDLE is asked again this much later
+    stable_seconds: float = 60.0  # a session this old that drops is retried at once
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ async def watch(target: Target, callbacks: Callbacks, timing: Timing) -> None:
             failures += 1
             await _pause(target, callbacks, error, _delay(error, failures, timing))
             continue
+        connected = asyncio.get_running_loop().time()
         try:
             if "IDLE" not in client.capabilities:
                 callbacks.mode(target, "interval", "the server does not offer IDLE")
@@ -78,10 +80,13 @@ async def watch(target: Target, callbacks: Callbacks, timing: Timing) -> None:
             info = await client.examine(target.folder)
             callbacks.mode(target, "idle", "")
             log.info("%s: watching %s with IDLE", target.name, target.folder)
-            failures = 0
             await callbacks.connected(target, info)
             await _idle(client, target, callbacks, timing)
         except MailpollError as error:
+            # A server that drops every session at once must not be reconnected at once for
+            # ever: only a session that lasted counts as the end of a run of failures.
+            if asyncio.get_running_loop().time() - connected > timing.stable_seconds:
+                failures = 0
             failures += 1
             await _pause(target, callbacks, error, _delay(error, failures, timing))
         finally:

@@ -11,6 +11,8 @@ from mailpoll.cli import output
 from shared.errors import MailpollError
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from mailpoll.app import App
 
 
@@ -27,6 +29,9 @@ def status_command(app: App, as_json: bool) -> None:
     with app.database.session() as session:
         pages = status.every(session, default_interval=default_interval, due=lambda _ids: due)
         rows = [row.as_dict() for row in pages]
+        push = _push_states(app, session)
+    for row in rows:  # push (idle=true): how a watcher watches the account
+        row["push"], row["push_detail"] = push.get(row["account"], (None, None))
     if as_json:
         output.emit_json(rows)
         return
@@ -49,6 +54,8 @@ def status_command(app: App, as_json: bool) -> None:
             click.echo(f"{row['account']}: {row['last_error']}")
         if row["action_error"]:
             click.echo(f"{row['account']}: server action: {row['action_error']}")
+        if row["push_detail"]:
+            click.echo(f"{row['account']}: push: {row['push_detail']}")
 
 
 def _due_times(app: App) -> dict[int, float]:
@@ -64,6 +71,20 @@ def _due_times(app: App) -> dict[int, float]:
         return Schedule(client).due_times()
     except MailpollError:
         return {}
+    finally:
+        client.close()
+
+
+def _push_states(app: App, session: Session) -> dict[str, tuple[str, str]]:
+    from shared.push_status import push_states
+
+    if not app.settings.redis_url:
+        return push_states(session, None)
+    import redis  # only with a Redis server to ask
+
+    client = redis.Redis.from_url(app.settings.redis_url, socket_timeout=5)
+    try:
+        return push_states(session, client)
     finally:
         client.close()
 

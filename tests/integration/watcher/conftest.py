@@ -32,7 +32,7 @@ class NoIdleDovecot(DovecotServer):
 def _watching(server: DovecotServer, redis_url: str, tmp_path: Path) -> Iterator[Watching]:
     with running_pipeline(server, redis_url, tmp_path) as pipeline:
         client = redis.Redis.from_url(redis_url)
-        harness = Watching(pipeline, client)
+        harness = Watching(pipeline, client, redis_url)
         try:
             yield harness
         finally:

@@ -6,7 +6,9 @@ of its own, so a test sees the events a push leads to without a broker in betwee
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +23,7 @@ from shared import poll_requests
 from shared.schedule import Schedule
 from shared.watch_leases import WatchMode, modes
 from tests.support.pipeline import Pipeline
+from tests.support.processes import MAILPOLL, environment
 from watcher.loop import Watcher, WatcherOptions
 from watcher.session import Timing
 from workers.poll import poll_account
@@ -34,6 +37,7 @@ FAST = WatcherOptions(lease_seconds=2.0, scan_seconds=0.2, safety_seconds=0.5)
 class Watching:
     pipeline: Pipeline
     redis: redis.Redis
+    redis_url: str
     run_polls: bool = True
     requested: list[int] = field(default_factory=list)
 
@@ -76,6 +80,15 @@ class Watching:
 
     def mode(self, account_id: int) -> WatchMode | None:
         return modes(self.redis, [account_id]).get(account_id)
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """`mailpoll status --json` on this pipeline's database and Redis, by account."""
+        env = environment(database_url=self.pipeline.database.url, redis_url=self.redis_url)
+        done = subprocess.run(
+            [*MAILPOLL, "status", "--json"], env=env, capture_output=True, text=True, timeout=60,
+            check=True,
+        )  # fmt: skip
+        return {row["account"]: row for row in json.loads(done.stdout)}
 
     def subjects(self) -> list[str]:
         return [str(e["data"]["subject"]) for e in self.pipeline.events()]

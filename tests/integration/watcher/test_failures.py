@@ -44,11 +44,15 @@ def test_a_server_without_idle_falls_back_to_interval_polling_and_says_so(
         assert found is not None
         assert "does not offer IDLE" in found.describe()
         assert _connections(no_idle_dovecot, user) == 0  # nothing held open for nothing
+        row = watching_no_idle.status()[user]
+        assert row["push"] == "interval"
+        assert "does not offer IDLE" in row["push_detail"]
 
 
 def test_switching_push_off_or_disabling_the_account_stops_watching(
     watching: Watching, dovecot: DovecotServer
 ) -> None:
+    watching.run_polls = False  # only the watcher's connections reach the server
     users = [dovecot.new_user(), dovecot.new_user()]
     ids = [_push_account(watching, user) for user in users]
     with watching.running() as watcher:

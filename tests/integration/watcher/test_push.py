@@ -24,11 +24,13 @@ def test_mail_delivered_while_idle_is_announced_without_waiting_for_the_interval
     assert account.id is not None
     with watching.running():
         wait_until(lambda: _mode(watching, account.id) == "idle", 15, "IDLE on the account")
+        assert watching.status()[user]["push"] == "idle"
         dovecot.append(user, message("first push"))
         wait_until(lambda: "first push" in watching.subjects(), 15, "the pushed mail's event")
         dovecot.append(user, message("second push"))
         wait_until(lambda: "second push" in watching.subjects(), 15, "the second event")
     assert watching.subjects().count("first push") == 1
+    assert watching.status()[user]["push"] == "unwatched"  # the watcher has stopped
 
 
 def test_idle_is_issued_again_and_the_debug_trace_hides_the_password(

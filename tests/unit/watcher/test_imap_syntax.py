@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from watcher.imap_idle import _compose, _counts
+from watcher.imap_syntax import compose, counts
 
 
 def test_printable_strings_are_quoted_with_escapes() -> None:
-    assert _compose(b"LOGIN", 'al"ice', "pa\\ss") == [b'LOGIN "al\\"ice" "pa\\\\ss"']
+    assert compose(b"LOGIN", 'al"ice', "pa\\ss") == [b'LOGIN "al\\"ice" "pa\\\\ss"']
 
 
 def test_other_strings_go_as_literals_after_the_servers_go_ahead() -> None:
-    assert _compose(b"LOGIN", "bob", "pässwort") == [b'LOGIN "bob" {9}', "pässwort".encode()]
-    assert _compose(b"LOGIN", "jörg", "x\ny") == [b"LOGIN {5}", "jörg {3}".encode(), b"x\ny"]
+    assert compose(b"LOGIN", "bob", "pässwort") == [b'LOGIN "bob" {9}', "pässwort".encode()]
+    assert compose(b"LOGIN", "jörg", "x\ny") == [b"LOGIN {5}", "jörg {3}".encode(), b"x\ny"]
 
 
 def test_idle_reports_new_and_expunged_messages_and_ignores_the_rest() -> None:
@@ -22,4 +22,4 @@ def test_idle_reports_new_and_expunged_messages_and_ignores_the_rest() -> None:
         b"* OK Still here",
         b"* 3 FETCH (FLAGS ())",
     ]
-    assert _counts(said) == [("EXISTS", 4), ("EXPUNGE", 2)]
+    assert counts(said) == [("EXISTS", 4), ("EXPUNGE", 2)]
