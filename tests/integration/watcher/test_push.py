@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 
+from shared import oauth
 from tests.integration.watcher.harness import Watching, message, timing
 from tests.support.dovecot import DovecotServer
+from tests.support.oauth_server import OAuthServer
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.integration
@@ -63,3 +66,29 @@ def _mode(watching: Watching, account_id: int | None) -> str | None:
     assert account_id is not None
     found = watching.mode(account_id)
     return None if found is None else found.mode
+
+
+def test_an_oauth2_account_is_watched_with_a_token_refreshed_when_refused(
+    watching_oauth: Watching, oauth_dovecot: DovecotServer, provider: OAuthServer
+) -> None:
+    user = oauth_dovecot.new_user()
+    config = {
+        "client_id": provider.client_id, "client_secret": provider.client_secret,
+        "token_url": provider.token_url,
+    }  # fmt: skip
+    account = watching_oauth.pipeline.add_account(
+        user, None, auth_type="oauth2", client_token_config=json.dumps(config),
+        polling_interval=HOUR, properties="idle=true",
+    )  # fmt: skip
+    assert account.id is not None
+    pipeline = watching_oauth.pipeline
+    pipeline.credentials.refresh(
+        account, oauth.TokenInstance(refresh_token=provider.issue_refresh_token(user))
+    )
+    grants = provider.grants
+    provider.access_tokens.clear()  # the stored access token was revoked before it ran out
+    with watching_oauth.running():
+        wait_until(lambda: _mode(watching_oauth, account.id) == "idle", 15, "IDLE via XOAUTH2")
+        assert provider.grants > grants  # refused once, refreshed, logged in
+        oauth_dovecot.append(user, message("oauth push"))
+        wait_until(lambda: "oauth push" in watching_oauth.subjects(), 15, "the event")
