@@ -146,7 +146,7 @@ class Runtime:
         return Scheduler(
             database=self.app.database,
             schedule=self.schedule,
-            enqueue=self.enqueue_poll,
+            enqueue=lambda account_ids: jobs.enqueue_polls(self.backend.broker, account_ids),
             default_interval=self.app.settings.default_poll_interval,
             housekeeping=lambda: jobs.enqueue_housekeeping(self.backend.broker),
         )

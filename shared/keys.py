@@ -41,14 +41,9 @@ def schedule_intervals() -> str:
     return f"{PREFIX}:schedule:interval"
 
 
-def schedule_versions() -> str:
-    """Hash: account id -> configuration stamp, as last reconciled (a change makes it due)."""
-    return f"{PREFIX}:schedule:version"
-
-
-def schedule_fingerprint() -> str:
-    """The configuration fingerprint the schedule was last reconciled with."""
-    return f"{PREFIX}:schedule:fingerprint"
+def schedule_seen() -> str:
+    """The configuration version and default interval the schedule reflects: "version|interval"."""
+    return f"{PREFIX}:schedule:seen"
 
 
 def poll_enqueued(account_id: int) -> str:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from shared.db import migrate
+from shared.db import changes, migrate
 from shared.db.engine import make_engine
 from shared.errors import ConfigError
 
@@ -19,6 +19,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        changes.install()  # every account or setting change bumps the configuration version
 
     def upgrade(self) -> None:
         """Bring the schema to the newest revision (safe to run from many replicas at once)."""

@@ -257,3 +257,24 @@ class LoginFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key_hash: str = Field(max_length=64)
     at: datetime = Field(sa_type=sa.DateTime(timezone=True), index=True)
+
+
+class ConfigState(SQLModel, table=True):
+    """One row: the configuration's version, bumped in the transaction of every change of an
+    account or a system setting (see shared.db.changes). A scheduler tick reads only this."""
+
+    __tablename__ = "config_state"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class ConfigChange(SQLModel, table=True):
+    """What changed in a configuration version: an account (None: a system setting). No
+    foreign key: a removed account is listed too."""
+
+    __tablename__ = "config_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(sa_type=sa.BigInteger, index=True)
+    account_id: int | None = Field(default=None)

@@ -13,7 +13,7 @@ GLOBAL: list[Callable[[], str]] = [
     keys.lock_contention_count,
     keys.schedule,
     keys.schedule_intervals,
-    keys.schedule_fingerprint,
+    keys.schedule_seen,
 ]
 
 

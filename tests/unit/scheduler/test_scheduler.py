@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import fakeredis
 import pytest
+from sqlalchemy import event as sa_event
 
-from scheduler.loop import Scheduler
+from scheduler.loop import SHORTEST_WAIT, Scheduler
 from shared.accounts.service import AccountService
-from shared.db import ledger
+from shared.db import changes, ledger
 from shared.db.database import Database
-from shared.schedule import Schedule
+from shared.db.models import Account
+from shared.schedule import SPREAD_ABOVE, Schedule
 from shared.secrets import SecretBox, new_key
 from shared.settings import Settings
 from shared.system_settings import SystemSettings
@@ -58,7 +60,7 @@ def make(
 ) -> tuple[Scheduler, list[int]]:
     enqueued: list[int] = []
     scheduler = Scheduler(
-        database=database, schedule=Schedule(client), enqueue=enqueued.append,
+        database=database, schedule=Schedule(client), enqueue=enqueued.extend,
         default_interval=60, clock=clock,
     )  # fmt: skip
     return scheduler, enqueued
@@ -204,7 +206,7 @@ def test_housekeeping_is_enqueued_by_one_replica_per_period(
         Scheduler(
             database=database,
             schedule=Schedule(redis_client),
-            enqueue=lambda _id: None,
+            enqueue=lambda _ids: None,
             default_interval=60,
             housekeeping=lambda n=name: runs.append(n),
         )
@@ -234,3 +236,125 @@ def test_the_scheduler_survives_a_failing_tick(
     stop = threading.Event()
     scheduler.run(stop, period=0.01)
     assert len(calls) == 3
+
+
+def _statements(database: Database) -> list[str]:
+    seen: list[str] = []
+    sa_event.listen(
+        database.engine, "before_cursor_execute", lambda *args: seen.append(str(args[2]))
+    )
+    return seen
+
+
+@pytest.mark.parametrize("accounts", [5, 200])
+def test_a_tick_without_a_change_asks_the_database_one_thing_however_many_accounts(
+    database: Database, redis_client: fakeredis.FakeRedis, accounts: int
+) -> None:
+    clock = Clock()
+    with database.session() as session:
+        for number in range(accounts):  # plain rows: the service is too slow for many
+            now = datetime.now(UTC)
+            session.add(
+                Account(
+                    name=f"a{number}",
+                    protocol="imap",
+                    port=993,
+                    created_by="t",
+                    created_at=now,
+                    modified_by="t",
+                    modified_at=now,
+                    **INBOUND,
+                )
+            )
+    scheduler, _ = make(database, redis_client, clock)
+    scheduler.tick()
+    statements = _statements(database)
+    clock.now += 1
+    scheduler.tick()
+    assert [s.split()[0] for s in statements] == ["SELECT"]
+    assert "config_state" in statements[0]
+
+
+def test_a_change_reads_only_the_changed_accounts(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    clock = Clock()
+    for number in range(20):
+        add(database, f"a{number}", polling_interval=600)
+    scheduler, _ = make(database, redis_client, clock)
+    scheduler.tick()
+    update(database, "a7", polling_interval=30)
+    statements = _statements(database)
+    assert scheduler.tick() == [8]
+    accounts_read = [s for s in statements if "FROM email_accounts" in s]
+    assert len(accounts_read) == 1
+    assert "IN" in accounts_read[0]
+
+
+def test_a_token_refresh_is_no_configuration_change(database: Database) -> None:
+    account = add(database, "a")
+    with database.session() as session:
+        before = changes.version(session)
+        row = session.get(Account, account)
+        assert row is not None
+        row.client_token_instance_encrypted = "new token"
+        row.oauth_status = "ok"
+    with database.session() as session:
+        assert changes.version(session) == before
+        row = session.get(Account, account)
+        assert row is not None
+        row.polling_interval = 30
+    with database.session() as session:
+        assert changes.version(session) == before + 1
+        assert changes.changes_between(session, before, before + 1) == ({account}, False)
+
+
+def test_a_removed_account_and_a_setting_are_logged_as_changes(database: Database) -> None:
+    account = add(database, "a")
+    with database.session() as session:
+        before = changes.version(session)
+        row = session.get(Account, account)
+        session.delete(row)
+        SystemSettings(session, Settings(), actor="t").set("default_polling_interval", "30")
+    with database.session() as session:
+        assert changes.changes_between(session, before, changes.version(session)) == (
+            {account}, True,
+        )  # fmt: skip
+
+
+def test_a_cold_start_with_many_accounts_spreads_their_first_polls(
+    redis_client: fakeredis.FakeRedis,
+) -> None:
+    schedule = Schedule(redis_client)
+    planned = {number: 60 for number in range(1, SPREAD_ABOVE * 2 + 1)}
+    schedule.reconcile(planned, 1000.0)
+    due = sorted(schedule.due_times().values())
+    assert due[0] == 1000.0
+    assert 1059.0 < due[-1] < 1060.0
+    assert len(schedule.claim_due(1000.0 + 30)) == pytest.approx(SPREAD_ABOVE, abs=2)
+
+
+def test_the_scheduler_waits_until_the_next_poll_is_due(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    clock = Clock()
+    add(database, "a", polling_interval=30)
+    scheduler, _ = make(database, redis_client, clock)
+    assert scheduler.wait_seconds(1.0) == 1.0  # nothing scheduled yet
+    scheduler.tick()
+    clock.now += 29.7
+    assert scheduler.wait_seconds(1.0) == pytest.approx(0.3)
+    clock.now += 0.29
+    assert scheduler.wait_seconds(1.0) == SHORTEST_WAIT
+
+
+def test_the_lag_behind_the_due_time_is_measured(
+    database: Database, redis_client: fakeredis.FakeRedis
+) -> None:
+    clock = Clock()
+    add(database, "a", polling_interval=30)
+    scheduler, _ = make(database, redis_client, clock)
+    scheduler.tick()
+    clock.now += 30.25
+    scheduler.tick()
+    assert scheduler.lags == [0.0, pytest.approx(0.25)]
