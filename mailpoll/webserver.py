@@ -106,7 +106,10 @@ def server(app: App, *, host: str, port: int) -> uvicorn.Server:
         port=port,
         log_config=None,  # mailpoll's logging, configured at the entry point
         access_log=False,  # web.access logs requests without their query strings
-        proxy_headers=False,
+        # Only named proxies may say who the client is (X-Forwarded-For): the sign-in
+        # throttle counts per client address, and anyone else could name any address.
+        proxy_headers=bool(app.settings.web_trusted_proxies),
+        forwarded_allow_ips=app.settings.web_trusted_proxies or None,
         server_header=False,
     )
     return uvicorn.Server(config)

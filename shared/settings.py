@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     web_session_hours: int = Field(default=12, ge=1, le=30 * 24)
     # The largest request body the admin API reads (an import of many accounts is the biggest).
     web_max_body_mb: int = Field(default=16, ge=1, le=1024)
+    # Proxies (comma-separated addresses or networks) whose X-Forwarded-For/-Proto are
+    # believed: sign-in throttling then counts the client's address, not the proxy's.
+    web_trusted_proxies: str = ""
 
     @field_validator("database_url", "redis_url", "broker_url", "events_url")
     @classmethod

@@ -62,6 +62,27 @@ def test_sign_in_is_throttled_per_user_across_replicas(
     assert sign_in(first, "victor", VIEWER_PASSWORD).status_code == 200  # other users sign in
 
 
+def test_behind_a_trusted_proxy_sign_in_is_throttled_per_client_address(
+    api: Api, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    database = api.web.env["MAILPOLL_DATABASE_URL"]
+    trusting = running_web(tmp_path, database, redis_server.url, web_trusted_proxies="127.0.0.1")
+    with trusting as web, httpx.Client(base_url=web.url, timeout=30) as proxy:
+
+        def attempt(client: str, name: str, password: str) -> httpx.Response:
+            forwarded = {"X-Forwarded-For": client}
+            body = {"name": name, "password": password}
+            return proxy.post("/api/session", json=body, headers=forwarded)
+
+        wrong = [attempt("10.9.0.1", f"guess{n}", "wrong!").status_code for n in range(20)]
+        blocked = attempt("10.9.0.1", "victor", VIEWER_PASSWORD)
+        elsewhere = attempt("10.9.0.2", "victor", VIEWER_PASSWORD)
+
+    assert wrong == [401] * 20
+    assert blocked.status_code == 429
+    assert elsewhere.status_code == 200  # the proxy's own address is not what is counted
+
+
 def test_a_wrong_name_and_a_wrong_password_get_the_same_answer(api: Api) -> None:
     client = api.client()
 
