@@ -56,7 +56,7 @@ class App:
         if self.settings.secret_key is not None:
             return SecretBox(self.settings.secret_key.get_secret_value())
         key = load_or_create_key(
-            self.settings.secret_key_file, may_create=self.settings.uses_embedded_database
+            self.settings.secret_key_file, may_create=self.settings.uses_single_machine_database
         )
         return SecretBox(key)
 

@@ -38,7 +38,7 @@ def new_key() -> str:
 
 
 def load_or_create_key(key_file: Path, *, may_create: bool) -> str:
-    """Read the data dir's key file, creating it (mode 0600) only for the embedded database.
+    """Read the data dir's key file, creating it (mode 0600) only for a SQLite database.
 
     A cluster on a shared database must get one key from its environment: a key generated per
     container would make every other container's passwords unreadable.

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         return self.database_url is None
 
     @property
+    def uses_single_machine_database(self) -> bool:
+        """SQLite, the default file or one named by MAILPOLL_DATABASE_URL: one machine's
+        database, which may generate its own key file in the data dir."""
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
     def effective_upload_dir(self) -> Path:
         return self.upload_dir or self.data_dir / "uploads"
 

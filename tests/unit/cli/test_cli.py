@@ -14,11 +14,14 @@ import pytest
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import select
 
+from mailpoll.app import App
 from mailpoll.cli.main import cli, main
 from shared.db import migrate
 from shared.db.database import Database
 from shared.db.models import Account, DeadLetter
+from shared.errors import SecretError
 from shared.secrets import new_key
+from shared.settings import Settings
 
 PASSWORD = "cli-password-never-shown"
 ADD_SUPPORT = ["accounts", "add", "support", "--type", "inbound", "--host", "imap.example.com"]
@@ -85,14 +88,23 @@ def test_a_key_from_the_environment_is_used_and_no_file_is_written(
     assert not (tmp_path / "data" / "secret.key").exists()
 
 
-def test_a_shared_database_without_a_key_is_a_clear_error(
+def test_an_explicit_sqlite_database_gets_its_key_file_like_the_default_one(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MAILPOLL_DATABASE_URL", f"sqlite:///{tmp_path / 'shared.db'}")
-    code, _, err = run(*ADD_SUPPORT, "--login", "u", "--password-stdin", stdin=PASSWORD)
-    assert code == 1
-    assert err.startswith("error: MAILPOLL_SECRET_KEY is not set")
-    assert run.json("accounts", "list") == []
+    monkeypatch.setenv("MAILPOLL_DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    add_support(run)
+    assert [a["name"] for a in run.json("accounts", "list")] == ["support"]
+    key_file = tmp_path / "data" / "secret.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_a_shared_database_without_a_key_is_a_clear_error(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url="postgresql://mailpoll@db.example.com/mailpoll", data_dir=tmp_path / "data"
+    )
+    with pytest.raises(SecretError, match="MAILPOLL_SECRET_KEY is not set"):
+        App(settings).secrets  # noqa: B018  (the property is what is tested)
+    assert not (tmp_path / "data" / "secret.key").exists()
 
 
 @pytest.mark.parametrize(
