@@ -15,7 +15,9 @@ from shared.clock import Clock, as_utc, utcnow
 from shared.db.models import Account, DeadLetter
 from shared.errors import ConfigError
 
-_LARGEST_ID = 2**63  # an id beyond a 64-bit integer cannot exist (SQLite cannot compare it)
+# Ids are INTEGER columns: 32 bits on PostgreSQL, which refuses to even compare a larger
+# number with one; an id outside that range names no dead letter.
+_LARGEST_ID = 2**31
 
 
 def rows(

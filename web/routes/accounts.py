@@ -174,7 +174,7 @@ def remove_account(
 )
 def account_history(name: str, request: Request, principal: Viewer) -> list[HistoryEntry]:
     with services_of(request).database.session() as session:
-        entries = audit.history(session, kind="account", name=name)
+        entries = audit.history(session, kind="account", name=safe_text("name", name) or "")
         return [HistoryEntry.model_validate(entry) for entry in history_view(entries)]
 
 

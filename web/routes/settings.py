@@ -12,6 +12,7 @@ from shared.accounts import audit
 from shared.accounts.display import history_view
 from shared.system_settings import SystemSettings
 from web.auth import Admin, Viewer, services_of
+from web.paging import safe_text
 from web.problems import documented
 from web.schemas import HistoryEntry
 
@@ -60,5 +61,5 @@ def set_setting(key: str, body: NewValue, request: Request, principal: Admin) ->
 @router.get("/{key}/history", summary="Who changed a setting, when, from what to what")
 def setting_history(key: str, request: Request, principal: Viewer) -> list[HistoryEntry]:
     with services_of(request).database.session() as session:
-        entries = audit.history(session, kind="setting", name=key)
+        entries = audit.history(session, kind="setting", name=safe_text("key", key) or "")
         return [HistoryEntry.model_validate(entry) for entry in history_view(entries)]

@@ -107,6 +107,9 @@ ROWS = {
                            "/api/settings/system_email_address", {"value": "not an address"}),
     "unknown dead letter": Row(("dead-letters", "replay", "424242"), "POST",
                                "/api/dead-letters/replay", {"ids": [424242]}),
+    "dead letter id beyond 32 bits": Row(("dead-letters", "replay", "5537944315611490304"),
+                                         "POST", "/api/dead-letters/replay",
+                                         {"ids": [5537944315611490304]}),
     "dead letters of an unknown account": Row(
         ("dead-letters", "replay", "--account", "ghost"), "POST", "/api/dead-letters/replay",
         {"account": "ghost"}),
