@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -124,3 +125,28 @@ def test_sigterm_lets_the_batch_in_flight_finish(cluster: Cluster, dovecot: Dove
     assert cluster.ledger_count(user) == total  # the batch in flight finished before the exit
     wait_until(lambda: len(event_uids(cluster.events, user)) == total, 10, "every event")
     assert set(event_uids(cluster.events, user).values()) == {1}
+
+
+def test_a_killed_workers_account_is_polled_again_within_20_seconds(
+    cluster: Cluster, dovecot: DovecotServer
+) -> None:
+    del cluster.env["MAILPOLL_LOCK_TTL_SECONDS"]  # the lease as shipped
+    user = dovecot.new_user()
+    total = 300
+    for n in range(total):
+        dovecot.append(user, corpus.plain(f"resume {n}", body="z" * 2000 + "\r\n"))
+    cluster.add_account(dovecot, user, "secret", max_batch=1000, properties="fetch_chunk=10")
+    cluster.start("scheduler", "--tick", "0.2")
+    worker = cluster.start("worker", "--threads", "1")
+    wait_until(lambda: len(cluster.events) >= 20, 60, "the first events")
+    worker.kill()  # SIGKILL: its lease is not given back, it has to run out
+    killed = time.monotonic()
+    assert cluster.ledger_count(user) < total, "the batch ended before the kill: make it larger"
+
+    second = cluster.start("worker", "--threads", "1")
+    wait_until(lambda: "poll started" in second.log(), 30, "the next poll of the account")
+
+    resumed = time.monotonic() - killed
+    print(f"the account was polled again {resumed:.1f} s after its worker was killed")
+    assert resumed < 20, second.log()
+    wait_until(lambda: cluster.ledger_count(user) == total, 60, "every message")
