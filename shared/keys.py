@@ -14,6 +14,7 @@ HOUSEKEEPING_QUEUE = "mailpoll.housekeeping"
 HOUSEKEEPING_ACTOR = "housekeeping"
 SEND_QUEUE = "mailpoll.send"
 SEND_ACTOR = "send_message"
+SEND_GAVE_UP_ACTOR = "send_gave_up"  # Dramatiq calls it when a send's retries are exhausted
 
 
 def account_lock(account_id: int) -> str:

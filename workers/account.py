@@ -83,3 +83,27 @@ class InboundAccount:
         if action == "delete" and self.on_email_received != "delete":
             return timedelta(days=self.delete_after_days or 0)
         return timedelta(0)
+
+
+@dataclass(frozen=True)
+class OutboundAccount:
+    """The enabled outbound account as one send sees it."""
+
+    id: int
+    name: str
+    login: str | None
+    endpoint: Endpoint
+    debug: bool
+    row: Account = field(repr=False, compare=False)  # for the credential source alone
+
+    @classmethod
+    def of(cls, row: Account) -> OutboundAccount:
+        assert row.id is not None, "an account that was never stored"
+        properties = Properties.of(row.properties, "outbound")
+        endpoint = Endpoint(row.host, row.port, cast(Encryption, row.encryption), properties)
+        return cls(row.id, row.name, row.login, endpoint, row.debug, row)
+
+    @property
+    def login_address(self) -> str | None:
+        """The login, when it is an address that mail can be sent from."""
+        return self.login if self.login and "@" in self.login else None

@@ -6,10 +6,9 @@ import logging
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage
 
 from shared import keys, poll_requests
-from shared.errors import PermanentError, TransientError
+from shared.errors import PermanentError
 from workers.housekeeping import run_housekeeping
 from workers.poll import PollDeps, poll_account
 from workers.send import SendDeps, SendRequest, announce_gave_up, send_mail
@@ -52,16 +51,18 @@ def register(broker: dramatiq.Broker, deps: PollDeps, send_deps: SendDeps) -> No
         request = SendRequest(**payload)
         try:
             send_mail(request, send_deps)
-        except PermanentError as error:  # 5xx, bad configuration: retrying will not help
+        except PermanentError as error:  # 5xx, bad configuration: `throws`, never retried
             log.error("send to %s refused for good: %s", ", ".join(request.to), error)
-        except TransientError as error:
-            current = CurrentMessage.get_current_message()
-            retries = current.options.get("retries", 0) if current else MAX_SEND_RETRIES
-            if retries >= MAX_SEND_RETRIES:
-                log.error("send to %s given up: %s", ", ".join(request.to), error)
-                announce_gave_up(send_deps, request, error)
-                return
-            raise  # Dramatiq retries with exponential backoff
+            raise
+        # A TransientError propagates: Dramatiq retries it with exponential backoff.
+
+    def send_gave_up(message: dict[str, Any], retries: dict[str, Any]) -> None:
+        """The send's retries are exhausted: say so once, as `message.failed`."""
+        request = SendRequest(**message["args"][0])
+        error = last_error(message.get("options", {}).get("traceback"))
+        log.error("send to %s given up after %s tries: %s", ", ".join(request.to),
+                  retries.get("retries", 0) + 1, error)  # fmt: skip
+        announce_gave_up(send_deps, request, error)
 
     dramatiq.actor(
         broker=broker,
@@ -71,4 +72,21 @@ def register(broker: dramatiq.Broker, deps: PollDeps, send_deps: SendDeps) -> No
         min_backoff=5_000,
         max_backoff=300_000,
         time_limit=5 * 60 * 1000,
+        throws=(PermanentError,),
+        on_retry_exhausted=keys.SEND_GAVE_UP_ACTOR,
     )(send)
+    dramatiq.actor(
+        broker=broker,
+        actor_name=keys.SEND_GAVE_UP_ACTOR,
+        queue_name=keys.SEND_QUEUE,
+        max_retries=MAX_SEND_RETRIES,
+    )(send_gave_up)
+
+
+def last_error(traceback: str | None) -> str:
+    """The error's own words from the traceback Dramatiq keeps with a failed message: its last
+    line, without the exception's module and class."""
+    lines = [line for line in (traceback or "").splitlines() if line.strip()]
+    if not lines:
+        return "the send kept failing"
+    return lines[-1].partition(": ")[2] or lines[-1]

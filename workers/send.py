@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlmodel import Session, col, select
-
 from shared import events
+from shared.accounts.outbound import outbound_account
 from shared.clock import Clock
 from shared.db.database import Database
-from shared.db.models import Account
 from shared.errors import ConfigError, MailpollError, PermanentError
 from shared.mail import smtp
 from shared.settings import Settings
 from shared.system_settings import SystemSettings
+from workers.account import OutboundAccount
 from workers.credentials import CredentialSource
-from workers.mailbox import endpoint_of
+
+__all__ = ["SendDeps", "SendRequest", "announce_gave_up", "outbound_account", "send_mail"]
 
 log = logging.getLogger(__name__)
 
@@ -52,29 +52,15 @@ class SendDeps:
     clock: Clock
 
 
-def outbound_account(session: Session) -> Account:
-    """The one enabled outbound account, or a clear error saying how to get one."""
-    query = select(Account).where(Account.type == "outbound", col(Account.enabled).is_(True))
-    account = session.exec(query).first()
-    if account is None:
-        raise ConfigError(
-            "outbound account",
-            "none is enabled: add one with `mailpoll accounts add NAME --type outbound "
-            "--host HOST ...` or enable one with `mailpoll accounts enable NAME`",
-        )
-    return account
-
-
 def send_mail(request: SendRequest, deps: SendDeps) -> smtp.SendResult:
     """Send now; publish `message.sent` or (for a failure that will not be retried)
     `message.failed`. Raises the shared.errors error of a failure."""
     with deps.database.session() as session:
-        account = outbound_account(session)
+        account = OutboundAccount.of(outbound_account(session))
         system_from = SystemSettings(session, deps.settings, actor="mailpoll").get(
             "system_email_address"
         )
-    login_address = account.login if account.login and "@" in account.login else None
-    sender = request.sender or system_from or login_address
+    sender = request.sender or system_from or account.login_address
     if not sender:
         raise ConfigError(
             "system_email_address",
@@ -98,7 +84,7 @@ def send_mail(request: SendRequest, deps: SendDeps) -> smtp.SendResult:
     }  # fmt: skip
     try:
         result = smtp.send(
-            endpoint_of(account), deps.credentials.for_account(account), message, helo=None,
+            account.endpoint, deps.credentials.for_account(account.row), message, helo=None,
             debug=account.debug, account=account.name,
         )  # fmt: skip
     except MailpollError as error:
@@ -111,7 +97,7 @@ def send_mail(request: SendRequest, deps: SendDeps) -> smtp.SendResult:
     return result
 
 
-def announce_gave_up(deps: SendDeps, request: SendRequest, error: MailpollError) -> None:
+def announce_gave_up(deps: SendDeps, request: SendRequest, error: str) -> None:
     """A transient failure after the last retry: say so once, as `message.failed`."""
     with deps.database.session() as session:
         name = outbound_account(session).name
@@ -119,7 +105,7 @@ def announce_gave_up(deps: SendDeps, request: SendRequest, error: MailpollError)
         "account": name, "sender": request.sender or "", "to": list(request.to),
         "cc": list(request.cc), "subject": request.subject,
     }  # fmt: skip
-    _announce(deps, "failed", "", outcome, error=str(error), permanent=False)
+    _announce(deps, "failed", "", outcome, error=error, permanent=False)
 
 
 def _announce(
