@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
-
 from shared.clock import Clock, utc
 from shared.db import ledger
 from shared.db.database import Database
@@ -41,7 +39,9 @@ def run_due(
     now = clock()
     with database.session() as session:
         pending = ledger.due_actions(session, account.id, now)
-        due = _current(account, session, pending, now)
+        due, replans = _current(account, pending, now)
+        for row_id, wanted, due_at in replans:
+            ledger.replan_action(session, row_id, wanted, due_at)
     done, failed = 0, None
     for action in ("mark_read", "move", "delete"):
         rows = [row for row in due if row.server_action == action]
@@ -64,12 +64,14 @@ def run_due(
 
 
 def _current(
-    account: InboundAccount, session: Session, due: list[ReceivedMessage], now: datetime
-) -> list[ReceivedMessage]:
-    """The due actions the account's settings still ask for. One queued under settings that
-    changed since (say `move`, and the account is now `leave` or `delete`) is replaced by what
-    the settings ask for now, or finished when they ask for nothing."""
+    account: InboundAccount, due: list[ReceivedMessage], now: datetime
+) -> tuple[list[ReceivedMessage], list[tuple[int, str | None, datetime]]]:
+    """The due actions the account's settings still ask for, and the replans of the others
+    (row id, new action, due at). One queued under settings that changed since (say `move`,
+    and the account is now `leave` or `delete`) is replaced by what the settings ask for now,
+    or finished when they ask for nothing."""
     current = []
+    replans: list[tuple[int, str | None, datetime]] = []
     for row in due:
         wanted = _wanted(account, row)
         if wanted == row.server_action:
@@ -81,11 +83,11 @@ def _current(
             "%s: %s of message %s superseded by the account's settings: %s",
             account.name, row.server_action, row.event_id, wanted or "nothing to do",
         )  # fmt: skip
-        ledger.replan_action(session, row.id, wanted, due_at)
+        replans.append((row.id, wanted, due_at))
         if wanted is not None and utc(due_at) <= now:
             row.server_action, row.server_action_due_at = wanted, due_at
             current.append(row)
-    return current
+    return current, replans
 
 
 def _wanted(account: InboundAccount, row: ReceivedMessage) -> str | None:
