@@ -2,8 +2,10 @@
 viewers and admins (token and browser session), and CSRF for cookie-authenticated writes.
 
 The route list is read from the app as `mailpoll web` builds it, and each route's role from
-its dependencies: a new route without `require_viewer` or `require_admin` fails the first
-test unless it is on the short public list.
+its dependencies: a new route without `require_viewer` or `require_admin` (or, for a console
+page, the console's guards over them) fails the first test unless it is on the short public
+list. API routes answer refusals as problems; console pages send an anonymous browser to the
+sign-in page and show a viewer an error page.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from shared.settings import Settings
 from tests.integration.web.conftest import ADMIN_PASSWORD, VIEWER_PASSWORD, Api
 from web.app import create_app
 from web.auth import SAFE_METHODS, require_admin, require_viewer
+from web.console.guard import admin_page, viewer_page
 
 pytestmark = pytest.mark.integration
-# Routes anyone may call: health, metrics, the API's description, sign-in, and the OAuth2
-# callback (its `state` authenticates it).
+# Routes anyone may call: health, metrics, the API's description, sign-in (API and console),
+# and the OAuth2 callback (its `state` authenticates it).
 PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -36,6 +39,9 @@ PUBLIC = {
     ("GET", "/api/docs"),
     ("POST", "/api/session"),
     ("GET", "/oauth/callback"),
+    ("GET", "/"),  # the console's front door: a redirect to its account list
+    ("GET", "/signin"),
+    ("POST", "/signin"),
 }
 PATH_VALUES = {"name": "no-such-account", "key": "no_such_key"}
 
@@ -44,7 +50,7 @@ PATH_VALUES = {"name": "no-such-account", "key": "no_such_key"}
 class Endpoint:
     method: str
     path: str
-    role: str  # admin, viewer or public
+    role: str  # admin, viewer, admin page, viewer page or public
 
     @property
     def url(self) -> str:
@@ -68,9 +74,11 @@ def role_of(route: RouteContext) -> str:
     if not isinstance(route.original_route, APIRoute):
         return "public"  # the OpenAPI document and its documentation page
     calls = set(_dependencies(route.dependant))
-    if require_admin in calls:
-        return "admin"
-    return "viewer" if require_viewer in calls else "public"
+    for guard, role in ((require_admin, "admin"), (require_viewer, "viewer"),
+                        (admin_page, "admin page"), (viewer_page, "viewer page")):  # fmt: skip
+        if guard in calls:
+            return role
+    return "public"
 
 
 def endpoints(app: FastAPI) -> list[Endpoint]:
@@ -101,7 +109,13 @@ def app(api: Api) -> Iterator[FastAPI]:
 
 @pytest.fixture(scope="module")
 def protected(app: FastAPI) -> list[Endpoint]:
-    return [e for e in endpoints(app) if e.role != "public"]
+    """The API's routes that need a role (console pages are checked apart)."""
+    return [e for e in endpoints(app) if e.role in ("admin", "viewer")]
+
+
+@pytest.fixture(scope="module")
+def pages(app: FastAPI) -> list[Endpoint]:
+    return [e for e in endpoints(app) if e.role.endswith(" page")]
 
 
 def test_every_route_needs_a_role_except_the_public_few(app: FastAPI) -> None:
@@ -239,3 +253,31 @@ def test_a_viewer_may_export_but_not_with_secrets(api: Api) -> None:
     refused = api.viewer().get("/api/account-export", params={"with_secrets": True})
     assert refused.status_code == 403
     assert api.admin().get("/api/account-export", params={"with_secrets": True}).status_code == 200
+
+
+def test_console_pages_send_an_anonymous_browser_to_sign_in(
+    api: Api, pages: list[Endpoint]
+) -> None:
+    browser = api.client()
+    wrong = []
+    for page in pages:
+        answer = browser.request(page.method, page.url)
+        target = answer.headers.get("location") or answer.headers.get("hx-redirect") or ""
+        if answer.status_code not in (303, 204) or not target.startswith("/signin"):
+            wrong.append(f"{page}: {answer.status_code} {target}")
+
+    assert pages
+    assert wrong == []
+
+
+def test_console_pages_that_change_things_refuse_a_viewer(api: Api, pages: list[Endpoint]) -> None:
+    viewer = api.signed_in("victor", VIEWER_PASSWORD, csrf=False)
+    token = viewer.get("/api/session").json()["csrf_token"]
+    wrong = []
+    for page in [p for p in pages if p.role == "admin page"]:
+        form = {"csrf_token": token} if page.method not in SAFE_METHODS else None
+        answer = viewer.request(page.method, page.url, data=form)
+        if answer.status_code != 403:
+            wrong.append(f"{page}: {answer.status_code}")
+
+    assert wrong == []
