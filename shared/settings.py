@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # Proxies (comma-separated addresses or networks) whose X-Forwarded-For/-Proto are
     # believed: sign-in throttling then counts the client's address, not the proxy's.
     web_trusted_proxies: str = ""
+    # /metrics, /healthz and /readyz of a worker, scheduler, watcher, web or run: off unless set.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "0.0.0.0"  # noqa: S104  (Prometheus and the kubelet probe from outside)
 
     @field_validator("database_url", "redis_url", "broker_url", "events_url")
     @classmethod
