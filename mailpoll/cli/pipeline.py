@@ -32,10 +32,12 @@ def scheduler_command(app: App, tick: float) -> None:
 
     Several replicas may run: each due poll is still enqueued once. Needs MAILPOLL_REDIS_URL.
     """
+    from mailpoll import probes
     from mailpoll.runtime import Runtime
 
     runtime = Runtime(app, allow_embedded=False)
     stop = stop_on_signals()
+    probes.serve(app.settings, probes.scheduler(runtime, tick))
     try:
         runtime.scheduler().run(stop, period=tick)
     finally:
@@ -51,10 +53,16 @@ def worker_command(app: App, processes: int, threads: int) -> None:
     if processes <= 1:
         _work(app, threads)
         return
+    from mailpoll import health, probes
+
+    # Each child writes its metrics into this directory; the parent serves their sum.
+    figures = health.MultiprocessDir() if app.settings.metrics_port else None
     children = [
         multiprocessing.get_context("spawn").Process(target=_child, args=(threads,))
         for _ in range(processes)
     ]
+    if figures is not None:
+        probes.serve(app.settings, probes.worker_processes(app, children, figures))
     for child in children:
         child.start()
 
@@ -70,6 +78,8 @@ def worker_command(app: App, processes: int, threads: int) -> None:
             child.terminate()  # SIGTERM: each child finishes its work in flight
     for child in children:
         child.join()
+    if figures is not None:
+        figures.remove()
 
 
 def _child(threads: int) -> None:
@@ -79,14 +89,17 @@ def _child(threads: int) -> None:
 
     settings = Settings()
     logs.configure(settings)
-    _work(App(settings), threads)
+    _work(App(settings), threads, serve_probes=False)  # the parent serves them
 
 
-def _work(app: App, threads: int) -> None:
+def _work(app: App, threads: int, *, serve_probes: bool = True) -> None:
+    from mailpoll import probes
     from mailpoll.runtime import Runtime
 
     runtime = Runtime(app, allow_embedded=False)
     worker = runtime.worker(threads=threads)
+    if serve_probes:
+        probes.serve(app.settings, probes.worker(runtime, worker))
     stop = stop_on_signals()
     worker.start()
     log.info("worker started with %d thread(s)", threads)
@@ -105,6 +118,7 @@ def run_command(app: App, threads: int, quiet: bool, as_json: bool, no_web: bool
     """Scheduler, worker and watcher in one process, on the embedded defaults: no Redis server
     or broker to install. Prints a short line per message received or sent (--json: the whole
     event)."""
+    from mailpoll import probes
     from mailpoll.runtime import Runtime
 
     line = run_output.json_line if as_json else run_output.event_line
@@ -116,10 +130,12 @@ def run_command(app: App, threads: int, quiet: bool, as_json: bool, no_web: bool
     runtime = Runtime(app, allow_embedded=True, on_published=None if quiet else show)
     stop = stop_on_signals()
     worker = runtime.worker(threads=threads)
-    worker.start()
     thread = threading.Thread(target=runtime.scheduler().run, args=(stop,), daemon=True)
+    watcher = runtime.watcher()
+    watching = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+    probes.serve(app.settings, probes.everything(runtime, worker, watcher, thread))
+    worker.start()
     thread.start()
-    watching = threading.Thread(target=runtime.watcher().run, args=(stop,), daemon=True)
     watching.start()  # push: IDLE for the accounts with idle=true
     click.echo(run_output.started(app, runtime), err=True)
     web = None if no_web else _serve_web(app)

@@ -37,13 +37,16 @@ def watcher_command(app: App, lease_seconds: float, max_logins: int) -> None:
     the scheduler still polls push accounts every idle_poll_interval as a safety net. Needs
     MAILPOLL_REDIS_URL.
     """
+    from mailpoll import probes
     from mailpoll.runtime import Runtime
     from watcher.loop import WatcherOptions
 
     runtime = Runtime(app, allow_embedded=False)
     stop = stop_on_signals()
     options = WatcherOptions(lease_seconds=lease_seconds, max_logins=max_logins)
+    watcher = runtime.watcher(options)
+    probes.serve(app.settings, probes.watcher(runtime, watcher))
     try:
-        runtime.watcher(options).run(stop)
+        watcher.run(stop)
     finally:
         runtime.close()

@@ -19,12 +19,14 @@ def web_command(app: App, host: str | None, port: int | None) -> None:
     Binds to loopback by default; to serve others, put it behind a TLS-terminating proxy.
     The first admin user comes from `mailpoll admins add NAME --role admin --password-stdin`.
     """
+    from mailpoll import probes
     from mailpoll.webserver import listen, server, url
 
     host = host or app.settings.web_host
     port = port or app.settings.web_port
     sock = listen(host, port)
     web = server(app, host=host, port=port)  # opens (and upgrades) the database
+    probes.serve(app.settings, probes.web(web.config.app))  # also on MAILPOLL_METRICS_PORT
     address = url(host, port)
     click.echo(f"mailpoll web on {address} (API documentation at {address}/api/docs)", err=True)
     web.run(sockets=[sock])
