@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import dramatiq
 
-from shared import keys, poll_requests
+from shared import keys, metrics, poll_requests
 from shared.errors import PermanentError
 from workers.housekeeping import run_housekeeping
 from workers.poll import PollDeps, poll_account
@@ -26,7 +27,12 @@ def register(broker: dramatiq.Broker, deps: PollDeps, send_deps: SendDeps) -> No
 
     def poll(account_id: int) -> None:
         poll_requests.taken(deps.redis, account_id)  # a push request from now on queues anew
-        poll_account(account_id, deps)
+        started = time.monotonic()
+        result = poll_account(account_id, deps)
+        tally, seconds = result.tally, time.monotonic() - started
+        metrics.poll_ended(
+            result.outcome, seconds, received=tally.announced, dead_lettered=tally.dead
+        )
 
     dramatiq.actor(
         broker=broker,
@@ -52,9 +58,11 @@ def register(broker: dramatiq.Broker, deps: PollDeps, send_deps: SendDeps) -> No
         try:
             send_mail(request, send_deps)
         except PermanentError as error:  # 5xx, bad configuration: `throws`, never retried
+            metrics.SENDS.labels("refused").inc()
             log.error("send to %s refused for good: %s", ", ".join(request.to), error)
             raise
         # A TransientError propagates: Dramatiq retries it with exponential backoff.
+        metrics.SENDS.labels("sent").inc()
 
     def send_gave_up(message: dict[str, Any], retries: dict[str, Any]) -> None:
         """The send's retries are exhausted: say so once, as `message.failed`."""
@@ -62,6 +70,7 @@ def register(broker: dramatiq.Broker, deps: PollDeps, send_deps: SendDeps) -> No
         error = last_error(message.get("options", {}).get("traceback"))
         log.error("send to %s given up after %s tries: %s", ", ".join(request.to),
                   retries.get("retries", 0) + 1, error)  # fmt: skip
+        metrics.SENDS.labels("gave_up").inc()
         announce_gave_up(send_deps, request, error)
 
     dramatiq.actor(
