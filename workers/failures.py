@@ -12,6 +12,7 @@ import random
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from shared import metrics
 from shared.db import ledger
 from shared.db.models import AccountStatus
 from shared.errors import AuthenticationError, MailpollError, PermanentError
@@ -46,6 +47,7 @@ def backoff_seconds(error: MailpollError, failures: int) -> float:
 
 def record_failure(account: InboundAccount, error: MailpollError, deps: PollDeps) -> None:
     """Status, backoff and report; if even that fails (the database is down), log it."""
+    metrics.poll_failed(error)
     try:
         _record_failure(account, error, deps)
     except Exception:
