@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from shared import oauth, oauth_store
+from shared import metrics, oauth, oauth_store
 from shared.db.database import Database
 from shared.db.models import Account
-from shared.errors import AuthenticationError
+from shared.errors import AuthenticationError, MailpollError
 from shared.keystore import Keystore, resolve_credentials
 from shared.mail.client import Credentials
 from shared.properties import Properties
@@ -78,7 +78,10 @@ class CredentialSource:
         timeout = Properties.of(account.properties, account.type).timeout
         try:
             fresh = oauth.refresh(config, secret, instance, timeout=timeout, clock=self._clock)
-        except AuthenticationError as error:
+        except MailpollError as error:
+            metrics.OAUTH2_REFRESH_FAILURES.labels(metrics.failure_kind(error)).inc()
+            if not isinstance(error, AuthenticationError):
+                raise
             self._store(account, None, f"refresh refused: {error}")
             raise
         self._store(account, fresh, oauth.status_of(fresh), actor=actor)
