@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from scheduler import plan
+from shared import metrics
 from shared.clock import utcnow
 from shared.db import changes, ledger
 from shared.db.database import Database
@@ -54,6 +55,7 @@ class Scheduler:
     def tick(self) -> list[int]:
         """One round: pick up configuration changes, then enqueue what is due. Returns ids."""
         now = self._clock()
+        metrics.SCHEDULER_TICK.set_to_current_time()  # /healthz: a stuck loop stops setting it
         self._follow_configuration(now)
         claimed: list[tuple[int, float]] = []
         while True:
@@ -65,7 +67,9 @@ class Scheduler:
                 break
         if claimed:
             enqueued = self._clock()
-            self.lags += [max(0.0, enqueued - due) for _, due in claimed]
+            lags = [max(0.0, enqueued - due) for _, due in claimed]
+            self.lags += lags
+            metrics.schedule_lags(lags)
             log.debug("enqueued polls for %d account(s)", len(claimed))
         if self._housekeeping and self._schedule.claim_housekeeping(self._housekeeping_period):
             self._housekeeping()
