@@ -17,6 +17,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
 from shared.errors import ConfigError
+from shared.job_metrics import JobMetrics
 from shared.settings import Settings
 
 
@@ -30,9 +31,11 @@ class Backend:
 
 
 def connect(settings: Settings, *, allow_embedded: bool) -> Backend:
-    """The backend, with CurrentMessage so an actor knows how often it was retried."""
+    """The backend, with CurrentMessage so an actor knows how often it was retried, and the
+    job figures of /metrics."""
     backend = _connect(settings, allow_embedded=allow_embedded)
     backend.broker.add_middleware(CurrentMessage())
+    backend.broker.add_middleware(JobMetrics())
     return backend
 
 
