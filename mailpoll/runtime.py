@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from mailpoll.app import App
 from scheduler.loop import Scheduler
-from shared import eventbus, events, jobs
+from shared import eventbus, events, jobs, metrics
 from shared.clock import utcnow
 from shared.errors import ConfigError
 from shared.event_connection import EventsURL, describe
@@ -168,7 +168,8 @@ class Runtime:
         return dramatiq.Worker(self.backend.broker, worker_threads=threads, worker_timeout=100)
 
     def _publish(self, batch: Sequence[dict[str, Any]]) -> None:
-        self.publisher.publish_many(batch)
+        with metrics.publishing(batch):
+            self.publisher.publish_many(batch)
         if self._on_published is not None:
             for event in batch:
                 self._on_published(events.routing_key(event), event)
