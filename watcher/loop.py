@@ -77,6 +77,7 @@ class Watcher:
         self._fingerprint: str | None = None
         self._loaded_at = 0.0
         self._renewed_at = time.monotonic()
+        self.beat: float | None = None  # when the event loop last went round (Unix time)
         self._background: set[asyncio.Future[Any]] = set()
         # Leases and poll requests get threads of their own: logins never delay a renewal.
         self._control = ThreadPoolExecutor(2, thread_name_prefix="watcher-control")
@@ -101,6 +102,7 @@ class Watcher:
         ]
         try:
             while not stop.is_set():
+                self.beat = time.time()  # /healthz: a blocked loop stops setting it
                 await asyncio.sleep(0.1)
         finally:
             for task in loops:
