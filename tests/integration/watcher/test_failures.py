@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
+from shared import keys
 from tests.integration.watcher.harness import Watching, message, timing
 from tests.support.dovecot import DovecotServer
 from tests.support.processes import wait_until
+from workers.poll import poll_account
 
 pytestmark = pytest.mark.integration
 HOUR = 3600
@@ -47,6 +50,12 @@ def test_a_server_without_idle_falls_back_to_interval_polling_and_says_so(
         row = watching_no_idle.status()[user]
         assert row["push"] == "interval"
         assert "does not offer IDLE" in row["push_detail"]
+        # No IDLE, no safety net to stretch: the schedule polls at polling_interval.
+        assert poll_account(account_id, watching_no_idle.pipeline.deps()).outcome == "polled"
+        due = time.time() + 60
+        watching_no_idle.redis.zadd(keys.schedule(), {str(account_id): due})
+        time.sleep(2)  # several rounds of the safety net (every 0.5 s here)
+        assert watching_no_idle.redis.zscore(keys.schedule(), str(account_id)) == due
 
 
 def test_switching_push_off_or_disabling_the_account_stops_watching(

@@ -7,7 +7,9 @@ import logging
 
 import pytest
 
-from shared import oauth
+from shared import keys, oauth
+from shared.clock import as_utc
+from shared.db.models import AccountStatus
 from tests.integration.watcher.harness import Watching, message, timing
 from tests.support.dovecot import DovecotServer
 from tests.support.oauth_server import OAuthServer
@@ -92,3 +94,31 @@ def test_an_oauth2_account_is_watched_with_a_token_refreshed_when_refused(
         assert provider.grants > grants  # refused once, refreshed, logged in
         oauth_dovecot.append(user, message("oauth push"))
         wait_until(lambda: "oauth push" in watching_oauth.subjects(), 15, "the event")
+
+
+def test_while_idle_works_the_interval_poll_moves_out_to_idle_poll_interval(
+    watching: Watching, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    account = watching.pipeline.add_account(
+        user, password, polling_interval=60, properties="idle=true\nidle_poll_interval=1800"
+    )
+    assert account.id is not None
+    with watching.running():
+        wait_until(lambda: _last_poll(watching, account.id) is not None, 15, "the first poll")
+        # The scheduler's entry: due one polling_interval after that poll.
+        last = _last_poll(watching, account.id)
+        assert last is not None
+        watching.redis.zadd(keys.schedule(), {str(account.id): last + 60})
+        wait_until(
+            lambda: watching.redis.zscore(keys.schedule(), str(account.id)) == last + 1800,
+            15,
+            "the next interval poll moved to idle_poll_interval after the last poll",
+        )
+
+
+def _last_poll(watching: Watching, account_id: int | None) -> float | None:
+    with watching.pipeline.database.session() as session:
+        status = session.get(AccountStatus, account_id)
+    moment = None if status is None else as_utc(status.last_poll_at)
+    return None if moment is None else moment.timestamp()
