@@ -22,6 +22,7 @@ from shared.errors import (
     ConnectError,
     FolderError,
     MailpollError,
+    ServerTimeoutError,
     TLSError,
     TransientError,
 )
@@ -211,9 +212,11 @@ class IdleClient:
         line = await self._stream.readline(timeout=timeout)
         whole = line
         while (literal := LITERAL.search(line)) is not None:
-            size = int(literal[1])
-            whole += await self._stream.readexactly(size, timeout=self._timeout)
-            line = await self._stream.readline(timeout=self._timeout)
+            try:  # past the first line a time-out is the server's failure, never silence
+                whole += await self._stream.readexactly(int(literal[1]), timeout=self._timeout)
+                line = await self._stream.readline(timeout=self._timeout)
+            except TimeoutError:
+                raise ServerTimeoutError(f"{self._where}: a response stopped halfway") from None
             whole += line
         self._trace.received(whole.rstrip(b"\r\n").decode("utf-8", "replace"))
         return whole.rstrip(b"\r\n")
