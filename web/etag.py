@@ -9,10 +9,18 @@ from typing import Any
 
 from web.problems import Problem
 
+#: What changes without anyone editing the account (a token refresh while polling): an edit
+#: read before a refresh must still be accepted after it.
+RUNTIME_FIELDS = frozenset(
+    {"oauth_status", "token_who", "token_scopes", "token_expires_at", "token_unreadable"}
+)
+
 
 def etag_of(view: dict[str, Any]) -> str:
-    """A strong ETag of what a client was shown: any change to the account changes it."""
-    text = json.dumps(view, sort_keys=True, default=str, ensure_ascii=False)
+    """A strong ETag of what a client was shown: any change an administrator makes to the
+    account changes it; the token's own refreshes do not."""
+    kept = {key: value for key, value in view.items() if key not in RUNTIME_FIELDS}
+    text = json.dumps(kept, sort_keys=True, default=str, ensure_ascii=False)
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 

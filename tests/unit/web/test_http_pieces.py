@@ -88,3 +88,10 @@ def test_a_status_page_reads_only_its_accounts_next_polls() -> None:
     with pytest.raises(ConnectError, match=r"^redis: cannot read the schedule"):
         scheduled(broken)([1])
     broken.close()
+
+
+def test_a_token_refresh_does_not_change_the_etag_an_edit_does() -> None:
+    read = {"name": "a", "port": 993, "oauth_status": "ok", "token_expires_at": "10:00"}
+    refreshed = {**read, "oauth_status": "refreshed", "token_expires_at": "11:00"}
+    assert etag_of(refreshed) == etag_of(read)
+    assert etag_of({**read, "port": 995}) != etag_of(read)
