@@ -37,7 +37,7 @@ from shared.events import EVENT_TYPE
 
 # No `*_created` series beside every counter: Prometheus does not need them, and they double
 # what a scrape carries.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 # Seconds: a poll of an idle mailbox takes tens of milliseconds, a big one its whole budget.
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
