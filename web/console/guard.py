@@ -8,6 +8,7 @@ and back; any other refusal is an error page instead of a problem document.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
@@ -63,8 +64,13 @@ AdminPage = Annotated[Principal, Depends(admin_page)]
 
 
 def come_back_to(request: Request) -> str:
-    """Where to return after signing in: the page asked for, or (after a form) its page."""
-    if request.method == "GET" and "hx-request" not in request.headers:
+    """Where to return after signing in: the page asked for, the page an htmx request came
+    from, or (after a form) the form's page."""
+    current = request.headers.get("hx-current-url")
+    if current is not None:
+        shown = urlsplit(current)
+        return shown.path + (f"?{shown.query}" if shown.query else "")
+    if request.method == "GET":
         query = f"?{request.url.query}" if request.url.query else ""
         return request.url.path + query
     parts = [part for part in request.url.path.split("/") if part][:2]
