@@ -6,7 +6,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from web import console, problems
+from web import apidocs, console, problems
 from web.body_limit import BodyLimit
 from web.metrics import MetricsMiddleware, WebMetrics
 from web.routes import (
@@ -37,9 +37,8 @@ def create_app(services: WebServices) -> FastAPI:
         description="Email accounts, their status, events and settings: everything the "
         "`mailpoll` command line does, over authenticated HTTP.",
         openapi_url=OPENAPI_URL,
-        docs_url=DOCS_URL,
+        docs_url=None,  # served from the package below: no CDN
         redoc_url=None,
-        swagger_ui_oauth2_redirect_url=None,  # the API's OAuth2 is not Swagger UI's
     )
     app.state.services = services
     app.state.metrics = WebMetrics()
@@ -54,5 +53,6 @@ def create_app(services: WebServices) -> FastAPI:
         app.include_router(module.router)
     for module in (oauth, configtest, mail):
         app.include_router(module.router)
+    apidocs.install(app, docs_url=DOCS_URL, openapi_url=OPENAPI_URL)
     console.install(app)
     return app
