@@ -15,7 +15,9 @@ def test_the_api_docs_render_offline_without_csp_violations(page: Page) -> None:
     page.on("console", listen)
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
-    page.on("response", lambda r: complaints.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on(
+        "response", lambda r: complaints.append(f"{r.status} {r.url}") if r.status >= 400 else None
+    )
 
     page.goto("/api/docs")
 
