@@ -12,7 +12,6 @@ import redis
 from tests.integration.watcher.harness import Watching
 from tests.support.cluster import Cluster
 from tests.support.dovecot import DovecotServer
-from tests.support.oauth_server import OAuthServer, dovecot_checking
 from tests.support.pipeline import running_pipeline
 from tests.support.redis_server import RedisServer
 
@@ -100,21 +99,6 @@ def cluster(tmp_path: Path, redis_url: str) -> Iterator[Cluster]:
     finally:
         cluster.close()
         events.cleanup()
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[OAuthServer]:
-    """The stand-in OAuth2 provider."""
-    server = OAuthServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def oauth_dovecot(provider: OAuthServer) -> Iterator[DovecotServer]:
-    """A Dovecot whose XOAUTH2 logins the stand-in provider checks."""
-    with dovecot_checking(provider) as server:
-        yield server
 
 
 @pytest.fixture

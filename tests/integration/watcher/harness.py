@@ -10,6 +10,7 @@ import json
 import logging
 import subprocess
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from mailpoll.watching import build_watcher
 from shared import poll_requests
 from shared.schedule import Schedule
 from shared.watch_leases import WatchMode, modes
+from tests.support.dovecot import DovecotServer
 from tests.support.pipeline import Pipeline
 from tests.support.processes import MAILPOLL, environment
 from watcher.loop import Watcher, WatcherOptions
@@ -111,3 +113,13 @@ def message(subject: str) -> bytes:
     return (
         f"From: a@example.com\r\nTo: b@example.com\r\nSubject: {subject}\r\n\r\nbody\r\n".encode()
     )
+
+
+def connections(server: DovecotServer, users: list[str]) -> Counter[str]:
+    """IMAP connections per user (of these) that the server has open now (doveadm who)."""
+    listing = subprocess.run(
+        ["doveadm", "-c", str(server.config_file), "who", "-1"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    words = [line.split() for line in listing.splitlines()[1:]]
+    return Counter(w[0] for w in words if len(w) > 1 and w[0] in users and w[1] == "imap")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
 
 from shared import keys
-from tests.integration.watcher.harness import Watching, message, timing
+from tests.integration.watcher.harness import Watching, connections, message, timing
 from tests.support.dovecot import DovecotServer
 from tests.support.processes import wait_until
 from workers.poll import poll_account
@@ -46,7 +45,7 @@ def test_a_server_without_idle_falls_back_to_interval_polling_and_says_so(
         found = watching_no_idle.mode(account_id)
         assert found is not None
         assert "does not offer IDLE" in found.describe()
-        assert _connections(no_idle_dovecot, user) == 0  # nothing held open for nothing
+        assert connections(no_idle_dovecot, [user])[user] == 0  # nothing held open for nothing
         row = watching_no_idle.status()[user]
         assert row["push"] == "interval"
         assert "does not offer IDLE" in row["push_detail"]
@@ -66,11 +65,11 @@ def test_switching_push_off_or_disabling_the_account_stops_watching(
     ids = [_push_account(watching, user) for user in users]
     with watching.running() as watcher:
         wait_until(lambda: all(_mode(watching, i) == "idle" for i in ids), 15, "IDLE on both")
-        assert [_connections(dovecot, u) for u in users] == [1, 1]
+        assert connections(dovecot, users) == {users[0]: 1, users[1]: 1}
         watching.pipeline.update_account(users[0].replace(".", "_"), properties="idle=false")
         watching.pipeline.update_account(users[1].replace(".", "_"), enabled=False)
         wait_until(lambda: watcher.watched == [], 15, "both let go")
-        wait_until(lambda: all(_connections(dovecot, u) == 0 for u in users), 15, "logged out")
+        wait_until(lambda: not connections(dovecot, users), 15, "logged out")
         assert [_mode(watching, i) for i in ids] == [None, None]
         watching.pipeline.update_account(users[0].replace(".", "_"), properties="idle=true")
         wait_until(lambda: watcher.watched == [ids[0]], 15, "watched again when switched on")
@@ -87,12 +86,3 @@ def _push_account(watching: Watching, user: str) -> int:
 def _mode(watching: Watching, account_id: int) -> str | None:
     found = watching.mode(account_id)
     return None if found is None else found.mode
-
-
-def _connections(server: DovecotServer, user: str) -> int:
-    """IMAP connections the server has open for the user (doveadm who)."""
-    listing = subprocess.run(
-        ["doveadm", "-c", str(server.config_file), "who", "-1", user],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    return sum(1 for line in listing.splitlines()[1:] if line.split()[:2] == [user, "imap"])

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections import Counter
 
 import pytest
 
-from tests.integration.watcher.harness import Watching
+from tests.integration.watcher.harness import Watching, connections
 from tests.support.dovecot import DovecotServer
 from tests.support.processes import wait_until
 
@@ -35,7 +33,7 @@ def test_two_watchers_never_watch_the_same_account(
             deadline = time.monotonic() + 6
             while time.monotonic() < deadline:  # while they rebalance, and after
                 overlaps += [set(first.watched) & set(second.watched)]
-                most = max(most, *_connections(dovecot, users).values(), 0)
+                most = max(most, *connections(dovecot, users).values(), 0)
                 time.sleep(0.05)
             wait_until(lambda: set(first.watched) | set(second.watched) == ids, 15, "all held")
             assert second.watched, "the second watcher took a share"
@@ -48,13 +46,3 @@ def test_two_watchers_never_watch_the_same_account(
                 15,
                 "each account's record naming its one watcher",
             )
-
-
-def _connections(server: DovecotServer, users: list[str]) -> Counter[str]:
-    """IMAP connections per user (of these) that the server has open now."""
-    listing = subprocess.run(
-        ["doveadm", "-c", str(server.config_file), "who", "-1"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    words = [line.split() for line in listing.splitlines()[1:]]
-    return Counter(w[0] for w in words if w[0] in users and w[1] == "imap")
