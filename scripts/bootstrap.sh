@@ -57,6 +57,13 @@ if [ ! -e ".venv/.installed-$kind-$hash" ] && [ ! -e ".venv/.installed-test-$has
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -e "$target"
+    if [ "$kind" = test ]; then
+        # The Dockerfile's `pip wheel`, with the network, once per pyproject.toml: tests/deploy
+        # runs the Dockerfile's install steps offline from these wheels.
+        rm -rf .venv/wheelhouse
+        .venv/bin/python -m pip wheel -q --wheel-dir .venv/wheelhouse . "setuptools>=69"
+        rm -f .venv/wheelhouse/mailpoll-*.whl
+    fi
     find .venv -maxdepth 1 -name '.installed-*' ! -name "*-$hash" -delete
     touch ".venv/.installed-$kind-$hash"
 fi
