@@ -47,18 +47,25 @@ def scheduler_command(app: App, tick: float) -> None:
 @click.command("worker")
 @click.option("--processes", default=1, show_default=True, help="worker processes")
 @click.option("--threads", default=4, show_default=True, help="threads per process")
+@click.option(
+    "--grace",
+    default=SHUTDOWN_GRACE_MS / 1000,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="seconds the polls in flight get to finish after SIGTERM (see poll_budget_seconds)",
+)
 @click.pass_obj
-def worker_command(app: App, processes: int, threads: int) -> None:
+def worker_command(app: App, processes: int, threads: int, grace: float) -> None:
     """Run poll jobs from the broker. Needs MAILPOLL_REDIS_URL (or MAILPOLL_BROKER_URL)."""
     if processes <= 1:
-        _work(app, threads)
+        _work(app, threads, grace)
         return
     from mailpoll import health, probes
 
     # Each child writes its metrics into this directory; the parent serves their sum.
     figures = health.MultiprocessDir() if app.settings.metrics_port else None
     children = [
-        multiprocessing.get_context("spawn").Process(target=_child, args=(threads,))
+        multiprocessing.get_context("spawn").Process(target=_child, args=(threads, grace))
         for _ in range(processes)
     ]
     if figures is not None:
@@ -82,17 +89,17 @@ def worker_command(app: App, processes: int, threads: int) -> None:
         figures.remove()
 
 
-def _child(threads: int) -> None:
+def _child(threads: int, grace: float) -> None:
     """A worker process of `--processes N`: a fresh interpreter, configured like the parent."""
     from mailpoll.app import App
     from shared.settings import Settings
 
     settings = Settings()
     logs.configure(settings)
-    _work(App(settings), threads, serve_probes=False)  # the parent serves them
+    _work(App(settings), threads, grace, serve_probes=False)  # the parent serves them
 
 
-def _work(app: App, threads: int, *, serve_probes: bool = True) -> None:
+def _work(app: App, threads: int, grace: float, *, serve_probes: bool = True) -> None:
     from mailpoll import probes
     from mailpoll.runtime import Runtime
 
@@ -104,7 +111,7 @@ def _work(app: App, threads: int, *, serve_probes: bool = True) -> None:
     worker.start()
     log.info("worker started with %d thread(s)", threads)
     stop.wait()
-    worker.stop(timeout=SHUTDOWN_GRACE_MS)
+    worker.stop(timeout=int(grace * 1000))
     runtime.close()
 
 

@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import fakeredis
 import pytest
@@ -124,3 +125,19 @@ def test_the_cluster_collector_reads_at_most_once_per_interval(database: Databas
     assert waiting() == 2
     jobs.enqueue_polls(broker, [3])
     assert waiting() == 2  # the figures of the last read, within max_age
+
+
+def test_the_worker_gives_the_polls_in_flight_the_grace_it_is_told(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--grace` is what a Deployment matches its terminationGracePeriodSeconds to."""
+    from mailpoll.cli import main, pipeline
+
+    told: list[float] = []
+    monkeypatch.setattr(pipeline, "_work", lambda app, threads, grace: told.append(grace))
+    monkeypatch.setenv("MAILPOLL_DATA_DIR", str(tmp_path))
+    assert main.main(["worker", "--grace", "300"]) == 0
+    assert main.main(["worker"]) == 0
+    assert told == [300.0, 60.0]
+    assert main.main(["worker", "--grace", "0"]) == 2
+    assert "--grace" in capsys.readouterr().err
