@@ -15,6 +15,9 @@ if [ "${MAILPOLL_BOOTSTRAP_TEST_SERVERS:-0}" = 1 ]; then
     command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
     command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
     command -v rabbitmq-server >/dev/null 2>&1 || missing="$missing rabbitmq-server"
+    # The console's browser tests drive Debian's Chromium (Playwright's own browser download
+    # is not used: never `playwright install`), with a font for its text.
+    command -v chromium >/dev/null 2>&1 || missing="$missing chromium fonts-dejavu-core"
     # PostgreSQL's binaries make a throwaway cluster when no server answers on 5432 (and
     # the fixture's own test uses them); no system cluster is created or started.
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
