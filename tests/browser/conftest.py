@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,19 +45,34 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 
 @pytest.fixture
-def page(browser: Browser, console: Console, tmp_path: Path) -> Iterator[Page]:
+def page(
+    browser: Browser, console: Console, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Page]:
     """A new browser context (no cookies) on the console; 5xx answers and JavaScript errors
-    fail the test, and a screenshot of the end is kept beside the test's files."""
+    fail the test, and a failed test keeps a screenshot of its end beside its files."""
     context = browser.new_context(base_url=console.url, viewport={"width": 1280, "height": 900})
     opened = context.new_page()
     opened.set_default_timeout(10_000)
     recorder = Recorder(opened)
     yield opened
     try:
-        opened.screenshot(path=tmp_path / "end.png", full_page=True)
+        outcome = getattr(request.node, "outcome_of_call", None)
+        if outcome is None or outcome.failed:
+            opened.screenshot(path=tmp_path / "failed.png", full_page=True)
     finally:
         context.close()
     recorder.check()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """The call's outcome, for the page fixture's teardown."""
+    report = yield
+    if report.when == "call":
+        item.outcome_of_call = report  # type: ignore[attr-defined]
+    return report
 
 
 @pytest.fixture

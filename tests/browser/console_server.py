@@ -13,9 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.accounts.display import account_view
+from shared.accounts.service import AccountService
 from shared.admins import AdminUsers
 from shared.db.database import Database
-from shared.secrets import new_key
+from shared.secrets import SecretBox, new_key
+from shared.settings import Settings
+from shared.system_settings import SystemSettings
 from tests.support.ports import free_port
 from tests.support.postgres import drop_database, fresh_database, postgres_admin_url
 from tests.support.processes import MailpollProcess, environment, wait_until
@@ -27,26 +31,48 @@ VIEWER = ("victor", "viewer-Pa55word-K3")
 
 @dataclass(frozen=True)
 class Console:
-    """The running console: its URL, the environment of its database, the process."""
+    """The running console: its URL, the environment of its database, the process, and the
+    account service on the same database (what `mailpoll accounts` uses, without starting a
+    process for every look)."""
 
     url: str
     env: dict[str, str]
     process: MailpollProcess
+    database: Database
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """A `mailpoll ...` command against the console's database."""
         return mailpoll(self.env, *args, stdin=stdin)
 
-    def database(self) -> Database:
-        return Database(self.env["MAILPOLL_DATABASE_URL"])
+    @contextmanager
+    def accounts(self) -> Iterator[AccountService]:
+        box = SecretBox(self.env["MAILPOLL_SECRET_KEY"])
+        with self.database.session() as session:
+            yield AccountService(session, secrets=lambda: box, actor="test")
+
+    def add(self, name: str, **fields: Any) -> None:
+        with self.accounts() as service:
+            service.add({"name": name, **fields})
+
+    def find(self, name: str) -> dict[str, Any] | None:
+        """The account as `mailpoll accounts show --json` gives it, or None."""
+        with self.accounts() as service:
+            account = service.find(name)
+            return None if account is None else account_view(account)
+
+    def names(self) -> list[tuple[str, str]]:
+        """Every account's name and last change, to tell that nothing was saved."""
+        with self.accounts() as service:
+            return [(a.name, str(a.modified_at)) for a in service.list()]
+
+    def setting(self, key: str) -> str | None:
+        with self.database.session() as session:
+            return SystemSettings(session, Settings(), actor="test").get(key)
 
     def show(self, name: str) -> dict[str, Any]:
-        import json
-
-        shown = self.cli("accounts", "show", name, "--json")
-        assert shown.returncode == 0, shown.stderr
-        view: dict[str, Any] = json.loads(shown.stdout)
-        return view
+        found = self.find(name)
+        assert found is not None, f"no account {name}"
+        return found
 
 
 @contextmanager
@@ -72,7 +98,11 @@ def running_console(tmp_path: Path) -> Iterator[Console]:
         wait_until(lambda: _answers(url) or not _alive(process), 30, "mailpoll run")
         if not _answers(url):
             pytest.fail(f"mailpoll run did not start:\n{process.log()}", pytrace=False)
-        yield Console(url, env, process)
+        database = Database(database_url)
+        try:
+            yield Console(url, env, process, database)
+        finally:
+            database.dispose()
     finally:
         process.stop()
         drop_database(admin_url, database_url)

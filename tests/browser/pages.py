@@ -58,7 +58,11 @@ def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical"
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
     )
     return [
-        f"{v['impact']}: {v['id']}: {v['help']} ({', '.join(str(n['target']) for n in v['nodes'][:3])})"
+        f"{v['impact']}: {v['id']}: {v['help']} ({_targets(v)})"
         for v in found
         if v.get("impact") in impacts
     ]
+
+
+def _targets(violation: dict[str, Any]) -> str:
+    return ", ".join(str(node["target"]) for node in violation["nodes"][:3])

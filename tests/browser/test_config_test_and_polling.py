@@ -34,7 +34,7 @@ def test_test_configuration_streams_every_step_then_a_wrong_password_fails_at_lo
 ) -> None:  # fmt: skip
     page = admin
     user, password = mailbox_user
-    before = console.cli("accounts", "list", "--json").stdout
+    before = console.names()
     fill_imap(page, "tried", dovecot, user, password)
     page.get_by_role("button", name="Test Configuration").click()
 
@@ -55,7 +55,7 @@ def test_test_configuration_streams_every_step_then_a_wrong_password_fails_at_lo
     expect(failed).to_contain_text("loginfailed")
     expect(failed).to_contain_text("check the login and password")
     expect(results).to_contain_text("The test failed at login. Nothing was saved.")
-    assert console.cli("accounts", "list", "--json").stdout == before
+    assert console.names() == before
 
 
 def test_a_saved_account_is_polled_its_status_turns_ok_and_its_events_arrive_live(
@@ -73,7 +73,9 @@ def test_a_saved_account_is_polled_its_status_turns_ok_and_its_events_arrive_liv
     expect(page.locator("#live-state")).to_have_attribute("data-ready", "true")
     dovecot.append(user, plain(subject="Live in the console"))
     live = page.get_by_role("list", name="Received messages")
-    expect(live.get_by_role("listitem").first).to_contain_text("Live in the console", timeout=20_000)
+    expect(live.get_by_role("listitem").first).to_contain_text(
+        "Live in the console", timeout=20_000
+    )
     health = page.get_by_role("row", name="polled")
     expect(health.get_by_text("OK", exact=True)).to_be_visible(timeout=20_000)
     screenshot(page, tmp_path, "status")

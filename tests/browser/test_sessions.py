@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from shared.admins import AdminUsers
 from tests.browser.console_server import ADMIN, VIEWER, Console
 from tests.browser.pages import screenshot, sign_in
 
@@ -14,15 +15,13 @@ pytestmark = pytest.mark.integration
 
 
 def add(console: Console, name: str) -> None:
-    made = console.cli("accounts", "add", name, "--type", "outbound", "--host",
-                       "smtp.example.com", "--auth-type", "none", "--disabled")  # fmt: skip
-    assert made.returncode == 0, made.stderr
+    console.add(name, type="outbound", host="smtp.example.com", auth_type="none", enabled=False)
 
 
 def end_sessions_of_alice(console: Console) -> None:
     """What a password change does: every browser session of the user ends."""
-    changed = console.cli("admins", "passwd", ADMIN[0], "--password-stdin", stdin=ADMIN[1] + "\n")
-    assert changed.returncode == 0, changed.stderr
+    with console.database.session() as session:
+        AdminUsers(session, actor="test").set_password(*ADMIN)
 
 
 def test_a_wrong_password_is_refused_and_sign_out_ends_the_session(
@@ -51,7 +50,9 @@ def test_a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing(
     add(console, "guarded")
     page = admin
     page.goto("/accounts/guarded")
-    page.locator("#account-form input[name=csrf_token]").evaluate("input => { input.value = 'forged' }")
+    page.locator("#account-form input[name=csrf_token]").evaluate(
+        "input => { input.value = 'forged' }"
+    )
     page.get_by_label("Host").fill("evil.example.com")
     page.get_by_role("button", name="Save").first.click()
 
