@@ -38,9 +38,10 @@ def sign_in(page: Page, name: str, password: str, path: str = "/accounts") -> No
 
 
 def screenshot(page: Page, directory: Path, name: str) -> Path:
-    """A full-page screenshot as a test artifact; also in MAILPOLL_SCREENSHOTS when set."""
+    """A screenshot of the window as a test artifact; also in MAILPOLL_SCREENSHOTS when set
+    (the README's pictures are made so)."""
     path = directory / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
+    page.screenshot(path=path)
     wanted = os.environ.get("MAILPOLL_SCREENSHOTS")
     if wanted:
         shutil.copyfile(path, Path(wanted) / path.name)

@@ -47,6 +47,7 @@ def test_test_configuration_streams_every_step_then_a_wrong_password_fails_at_lo
         "Every step passed. Remember to save the configuration after the test is successful."
     )
     expect(steps.nth(3)).to_contain_text(user)  # the server's words: logged in as the user
+    results.scroll_into_view_if_needed()
     screenshot(page, tmp_path, "test-configuration")
 
     page.get_by_label("Password", exact=True).fill("wrong-password")
@@ -82,3 +83,4 @@ def test_a_saved_account_is_polled_its_status_turns_ok_and_its_events_arrive_liv
 
     page.get_by_role("link", name="Email Accounts").click()
     expect(page.get_by_role("row", name="polled").get_by_text("OK", exact=True)).to_be_visible()
+    screenshot(page, tmp_path, "accounts")

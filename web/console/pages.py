@@ -40,8 +40,17 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     return f"{amount} ago" if seconds >= 0 else f"in {amount}"
 
 
+def due(value: datetime | None) -> str:
+    """When something is due: "in 20 s", or "now" once the time has passed."""
+    if value is None:
+        return ""
+    shown = ago(value)
+    return shown if shown.startswith("in ") else "now"
+
+
 templates.env.filters["when"] = when
 templates.env.filters["ago"] = ago
+templates.env.filters["due"] = due
 
 
 def render(

@@ -58,6 +58,7 @@
     var verdict = el("p", "message note", "Testing the values on screen…");
     results.append(steps, verdict);
     results.setAttribute("aria-busy", "true");
+    results.scrollIntoView({ block: "start", behavior: "smooth" });
     button.disabled = true;
     var failed = null;
     try {
