@@ -9,6 +9,7 @@ Offline: pip finds the dependencies' wheels in the wheelhouse that scripts/boots
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import shlex
@@ -52,20 +53,42 @@ def run(command: str, cwd: Path, env: dict[str, str]) -> str:
     return done.stdout + done.stderr
 
 
+def dockerignore() -> list[str]:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def ignored(relative: str, patterns: list[str]) -> bool:
+    """Whether Docker leaves `relative` out of the build context (the forms mailpoll uses:
+    a name or path, `*` globs, a leading `**/`)."""
+    parts = relative.split("/")
+    for pattern in patterns:
+        if pattern.startswith("**/"):
+            if any(fnmatch.fnmatch(part, pattern[3:]) for part in parts):
+                return True
+        elif any(fnmatch.fnmatch("/".join(parts[:n]), pattern) for n in range(1, len(parts) + 1)):
+            return True
+    return False
+
+
 def copy(root: Path, stage: Stage, workdir: Path) -> None:
-    """The stage's COPY instructions, from the repository (the build context)."""
+    """The stage's COPY instructions, from the build context: the repository less what
+    .dockerignore leaves out."""
+    patterns = dockerignore()
     for rest in stage.all("COPY"):
         *sources, dest = shlex.split(rest)
         assert not any(s.startswith("--") for s in sources), f"COPY {rest}: flags not expected"
         target = workdir / dest
         for source in sources:
             destination = target / Path(source).name if dest.endswith("/") else target
-            if (ROOT / source).is_dir():
-                shutil.copytree(ROOT / source, destination, ignore=shutil.ignore_patterns(
-                    "__pycache__", "*.egg-info"))  # fmt: skip
-            else:
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(ROOT / source, destination)
+            files = [ROOT / source] if (ROOT / source).is_file() else (ROOT / source).rglob("*")
+            for path in files:
+                relative = path.relative_to(ROOT).as_posix()
+                if path.is_dir() or ignored(relative, patterns):
+                    continue
+                inside = path.relative_to(ROOT / source) if path != ROOT / source else Path()
+                (destination / inside).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, destination / inside)
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +154,11 @@ def test_the_image_holds_every_file_of_every_package(
     site = next((root / "opt" / "mailpoll" / "lib").glob("python3*/site-packages"))
     missing = [path for path in tracked if not (site / path).exists()]
     assert not missing, f"not in the image: {missing}"
+
+
+def test_the_build_context_leaves_out_what_the_image_does_not_need() -> None:
+    patterns = dockerignore()
+    for unwanted in (".git", ".venv", "tests", "mailpoll-data", "shared/__pycache__/x.pyc"):
+        assert ignored(unwanted, patterns), unwanted
+    for wanted in ("pyproject.toml", "README.md", "web/console/templates/accounts.html"):
+        assert not ignored(wanted, patterns), wanted
