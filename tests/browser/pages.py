@@ -8,18 +8,24 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import ConsoleMessage, Page, Response, expect
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 
 
 class Recorder:
-    """Every 5xx answer and JavaScript error of a page; `check` fails on any."""
+    """Every 5xx answer, JavaScript error and content security policy violation of a page;
+    `check` fails on any."""
 
     def __init__(self, page: Page) -> None:
         self.problems: list[str] = []
         page.on("response", self._response)
         page.on("pageerror", lambda error: self.problems.append(f"JavaScript error: {error}"))
+        page.on("console", self._console)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.problems.append(f"CSP violation: {message.text}")
 
     def _response(self, response: Response) -> None:
         if response.status >= 500:
