@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from shared.accounts.display import account_view
@@ -23,7 +22,7 @@ from shared.system_settings import SystemSettings
 from tests.support.ports import free_port
 from tests.support.postgres import drop_database, fresh_database, postgres_admin_url
 from tests.support.processes import MailpollProcess, environment, wait_until
-from tests.support.web_server import mailpoll
+from tests.support.web_server import _alive, _answers, mailpoll
 
 ADMIN = ("alice", "admin-Pa55word-Q7")
 VIEWER = ("victor", "viewer-Pa55word-K3")
@@ -117,14 +116,3 @@ def _add_admins(database_url: str) -> None:
             admins.add(VIEWER[0], "viewer", VIEWER[1])
     finally:
         database.dispose()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _alive(process: MailpollProcess) -> bool:
-    return process.process is not None and process.process.poll() is None
