@@ -159,3 +159,20 @@ def is_worker(process: Path) -> bool:
         return b"resource_tracker" not in (process / "cmdline").read_bytes()
     except OSError:
         return False
+
+
+def test_watcher_web_and_run_answer_their_probes_with_their_figures(cluster: Cluster) -> None:
+    roles = {
+        "watcher": (["watcher"], "mailpoll_watcher_accounts"),
+        "web": (["web", "--port", str(free_port())], "mailpoll_http_requests_total"),
+        "run": (["run", "--no-web", "--quiet"], "mailpoll_accounts_enabled"),
+    }
+    bases = {name: start_with_port(cluster, *args)[1] for name, (args, _) in roles.items()}
+    for name, base in bases.items():
+        wait_until(lambda b=base: answers(b), 60, f"the {name} endpoints")
+    for name, (_, figure) in roles.items():
+        status, body = get(bases[name] + "/readyz")
+        assert status == 200, (name, body)
+        assert figure in get(bases[name] + "/metrics")[1].decode(), name
+    status, body = get(bases["web"] + "/healthz")
+    assert (status, json.loads(body)) == (200, {"status": "ok", "checks": {}})
