@@ -86,3 +86,21 @@ def test_delete_asks_first_and_removes_the_account(admin: Page, console: Console
     expect(page.get_by_text("Deleted doomed.")).to_be_visible()
     expect(page.get_by_role("heading", name="Email Accounts")).to_be_visible()
     assert console.find("doomed") is None
+
+
+def test_a_save_over_another_admins_change_is_refused_and_keeps_theirs(
+    admin: Page, console: Console
+) -> None:
+    console.add("shared-edit", type="inbound", host="one.example.com", login="x", enabled=False)
+    page = admin
+    page.goto("/accounts/shared-edit")
+    with console.accounts() as service:  # another admin saves meanwhile
+        service.update("shared-edit", {"host": "theirs.example.com"})
+    page.get_by_label("Host").fill("mine.example.com")
+    page.get_by_role("button", name="Save").first.click()
+
+    expect(page.get_by_role("alert")).to_contain_text(
+        "someone changed it since you opened it. Open it again"
+    )
+    expect(page.get_by_label("Host")).to_have_value("mine.example.com")  # what was typed stays
+    assert console.show("shared-edit")["host"] == "theirs.example.com"
