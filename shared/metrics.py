@@ -11,6 +11,7 @@ before it starts them), and the parent serves their sum.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -145,16 +146,18 @@ def poll_failed(error: BaseException) -> None:
 @contextlib.contextmanager
 def publishing(batch: Sequence[Mapping[str, Any]]) -> Iterator[None]:
     """Count a batch of events as published, or as failed if the block raises."""
+    types = collections.Counter(_type(event) for event in batch)  # one increment per type
     try:
         yield
     except Exception:
-        for event in batch:
-            EVENTS_FAILED.labels(_type(event)).inc()
+        for kind, count in types.items():
+            EVENTS_FAILED.labels(kind).inc(count)
         raise
-    for event in batch:
-        EVENTS_PUBLISHED.labels(_type(event)).inc()
-        if event.get("type") == EVENT_TYPE:
-            RECEIVED_BYTES.inc(int(event.get("data", {}).get("size") or 0))
+    for kind, count in types.items():
+        EVENTS_PUBLISHED.labels(kind).inc(count)
+    received = [event for event in batch if event.get("type") == EVENT_TYPE]
+    if received:
+        RECEIVED_BYTES.inc(sum(int(event.get("data", {}).get("size") or 0) for event in received))
 
 
 def _type(event: Mapping[str, Any]) -> str:
