@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import cProfile
 import io
+import os
 import pstats
 import time
 
@@ -56,15 +57,17 @@ def _poll(
         account_id = add_account(run, user, password, messages=messages)
         deps = _deps(run, client, publisher)
         with run.consumer() as consumer:
-            started, cpu = time.perf_counter(), time.process_time()
+            started, cpu = time.perf_counter(), os.times()
             if profiler is None:
                 result = poll_account(account_id, deps)
             else:
                 result = profiler.runcall(poll_account, account_id, deps)
             elapsed = time.perf_counter() - started
-            cpu = time.process_time() - cpu
-            print(f"poll: {elapsed:.2f} s wall, {cpu:.2f} s CPU of this process "
-                  f"({cpu / elapsed:.0%} of one core)", flush=True)  # fmt: skip
+            done = os.times()
+            user, system = done.user - cpu.user, done.system - cpu.system
+            print(f"poll: {elapsed:.2f} s wall, CPU of this process {user:.2f} s user + "
+                  f"{system:.2f} s system ({(user + system) / elapsed:.0%} of one core; "
+                  f"{(user + system) / messages * 1e6:,.0f} us/msg)", flush=True)  # fmt: skip
             if result.outcome != "polled" or result.tally.announced != messages:
                 raise RuntimeError(f"the poll did not take everything: {result}")
             run.check_events(consumer, messages)
