@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import logging
 import os
@@ -40,6 +41,7 @@ def _escape(char: str) -> str:
     return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
 
 
+@functools.lru_cache(maxsize=256)  # asked once per stored message; accounts have few folders
 def safe_folder_name(folder: str) -> str:
     """Turn a mailbox folder name into one path component that cannot leave its directory.
 
