@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import dramatiq
-import fakeredis
 import redis
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
@@ -62,11 +60,15 @@ def _connect(settings: Settings, *, allow_embedded: bool) -> Backend:
                 "is not set: separate scheduler and worker processes share a Redis server "
                 "(or use `mailpoll run` for one process with an embedded one)",
             )
+        import fakeredis  # the embedded Redis: loaded only where it is used
+
         fake: redis.Redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
         return Backend(fake, RedisBroker(client=fake), embedded=True)  # type: ignore[no-untyped-call]
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
     broker_url = settings.broker_url or settings.redis_url
     if broker_url.startswith(("amqp://", "amqps://")):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker  # pika, only for RabbitMQ
+
         return Backend(client, RabbitmqBroker(url=pika_url(broker_url)), embedded=False)
     if broker_url.startswith(("redis://", "rediss://", "unix://")):
         return Backend(client, RedisBroker(url=broker_url), embedded=False)  # type: ignore[no-untyped-call]
