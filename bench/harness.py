@@ -15,7 +15,7 @@ from typing import Any
 
 import redis
 
-from shared import keys
+from shared import redis_keys
 from shared.accounts.service import AccountService
 from shared.db.database import Database
 from shared.eventbus import EventConsumer
@@ -117,7 +117,7 @@ class Run:
 
     def poll_queued(self) -> bool:
         """The scheduler has put the account's poll job into Dramatiq's queue."""
-        return bool(self.bench.redis.llen(f"dramatiq:{keys.POLL_QUEUE}"))
+        return bool(self.bench.redis.llen(f"dramatiq:{redis_keys.POLL_QUEUE}"))
 
     def check_events(self, consumer: EventConsumer, expected: int) -> None:
         """Every message announced exactly once, each with its own id."""

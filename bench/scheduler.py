@@ -29,7 +29,7 @@ import redis
 import sqlalchemy as sa
 
 from bench.poll_throughput import usage
-from shared import keys
+from shared import redis_keys
 from shared.db.database import Database
 from shared.db.models import Account
 from shared.secrets import new_key
@@ -79,7 +79,7 @@ def add_accounts(database: Database, count: int, interval: int) -> None:
 
 def drain(client: redis.Redis) -> None:
     """Drop what the scheduler enqueued (no worker runs here)."""
-    queue = f"dramatiq:{keys.POLL_QUEUE}"
+    queue = f"dramatiq:{redis_keys.POLL_QUEUE}"
     client.delete(queue, f"{queue}.msgs")
 
 

@@ -18,7 +18,7 @@ import shared.db.ledger
 import shared.eventbus
 import shared.events
 import shared.mail.imap
-import shared.mail.parsing
+import shared.mail.parse_pool
 import shared.store
 
 # (label, owner, attribute): the functions one chunk of a poll goes through. An attribute the
@@ -26,7 +26,7 @@ import shared.store
 _STAGES: list[tuple[str, Any, str]] = [
     ("IMAP list_new (SEARCH + sizes/dates)", shared.mail.imap.ImapMailbox, "list_new"),
     ("IMAP UID FETCH BODY.PEEK[] (imapclient)", shared.mail.imap.ImapMailbox, "_fetch_chunk"),
-    ("parse_metadata", shared.mail.parsing, "parse_metadata"),
+    ("parse_metadata", shared.mail.parse_pool, "parse_metadata"),
     ("MessageStore.save_many (files, syncfs)", shared.store.MessageStore, "save_many"),
     ("build_received_event", shared.events, "build_received_event"),
     ("EventPublisher.publish_many (kombu)", shared.eventbus.EventPublisher, "publish_many"),

@@ -31,7 +31,7 @@ import redis
 import sqlalchemy as sa
 from imapclient import IMAPClient
 
-from shared import keys
+from shared import redis_keys
 from shared.accounts.service import AccountService
 from shared.db.database import Database
 from shared.eventbus import EventConsumer
@@ -167,7 +167,7 @@ class Bench:
         query = sa.text("SELECT count(*) FROM account_status WHERE last_poll_at IS NOT NULL")
         with self.database.engine.connect() as connection:
             polled = int(connection.execute(query).scalar_one())
-        queued = int(self.redis.llen(f"dramatiq:{keys.POLL_QUEUE}"))  # type: ignore[arg-type]
+        queued = int(self.redis.llen(f"dramatiq:{redis_keys.POLL_QUEUE}"))  # type: ignore[arg-type]
         return polled >= count and queued == 0
 
     def deliver(self, accounts: list[tuple[int, str]]) -> list[float]:

@@ -32,7 +32,7 @@ import redis
 import sqlalchemy as sa
 from sqlmodel import col
 
-from shared import keys
+from shared import redis_keys
 from shared.db.database import Database
 from shared.db.models import Account, AccountStatus, DeadLetter
 from shared.tokens import ApiTokens
@@ -68,7 +68,7 @@ def fill(database: Database, redis_url: str, count: int) -> None:
             chunk = {
                 str(ids[name(n)]): due + n % 60 for n in range(start, min(start + BATCH, count))
             }
-            client.zadd(keys.schedule(), chunk)
+            client.zadd(redis_keys.schedule(), chunk)
 
 
 def _account(n: int) -> dict[str, Any]:

@@ -25,14 +25,14 @@ from prometheus_client import REGISTRY
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from shared import keys
+from shared import redis_keys
 from shared.db.database import Database
 from shared.db.figures import ClusterFigures, cluster_figures
 from shared.queue_depth import QueueDepth, queue_depths
 
 log = logging.getLogger(__name__)
 Check = Callable[[], str | None]
-QUEUES = (keys.POLL_QUEUE, keys.SEND_QUEUE, keys.HOUSEKEEPING_QUEUE)
+QUEUES = (redis_keys.POLL_QUEUE, redis_keys.SEND_QUEUE, redis_keys.HOUSEKEEPING_QUEUE)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 

@@ -18,7 +18,7 @@ from shared.clock import utcnow
 from shared.errors import ConfigError
 from shared.event_connection import EventsURL, describe
 from shared.event_transport_local import local_events_url
-from shared.mail.parsing import Parser, make_parser
+from shared.mail.parse_pool import Parser, make_parser
 from shared.schedule import Schedule
 from shared.settings import Settings
 from shared.store import MessageStore

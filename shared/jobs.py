@@ -10,12 +10,12 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from shared import keys
+from shared import redis_keys
 
 
 def enqueue_poll(broker: dramatiq.Broker, account_id: int) -> None:
     """Ask for one poll of an account; jobs carry the account id, never a secret."""
-    _enqueue(broker, keys.POLL_QUEUE, keys.POLL_ACTOR, (account_id,))
+    _enqueue(broker, redis_keys.POLL_QUEUE, redis_keys.POLL_ACTOR, (account_id,))
 
 
 def enqueue_polls(broker: dramatiq.Broker, account_ids: Sequence[int]) -> None:
@@ -26,7 +26,7 @@ def enqueue_polls(broker: dramatiq.Broker, account_ids: Sequence[int]) -> None:
             enqueue_poll(broker, account_id)
         return
     messages = [
-        _message(keys.POLL_QUEUE, keys.POLL_ACTOR, (account_id,)).copy(
+        _message(redis_keys.POLL_QUEUE, redis_keys.POLL_ACTOR, (account_id,)).copy(
             options={"redis_message_id": str(uuid.uuid4())}
         )
         for account_id in account_ids
@@ -54,12 +54,12 @@ def enqueue_polls(broker: dramatiq.Broker, account_ids: Sequence[int]) -> None:
 
 
 def enqueue_housekeeping(broker: dramatiq.Broker) -> None:
-    _enqueue(broker, keys.HOUSEKEEPING_QUEUE, keys.HOUSEKEEPING_ACTOR, ())
+    _enqueue(broker, redis_keys.HOUSEKEEPING_QUEUE, redis_keys.HOUSEKEEPING_ACTOR, ())
 
 
 def enqueue_send(broker: dramatiq.Broker, payload: dict[str, Any]) -> str:
     """Queue a mail for the send actor; returns the job's id."""
-    return _enqueue(broker, keys.SEND_QUEUE, keys.SEND_ACTOR, (payload,))
+    return _enqueue(broker, redis_keys.SEND_QUEUE, redis_keys.SEND_ACTOR, (payload,))
 
 
 def _message(queue: str, actor: str, args: tuple[Any, ...]) -> dramatiq.Message[None]:

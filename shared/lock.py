@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from shared import keys
+from shared import redis_keys
 from shared.errors import (
     ConnectError,
     LockBusyError,
@@ -77,8 +77,8 @@ class AccountLock:
             raise ValueError("ttl_seconds must be positive")
         self.account_id = account_id
         self.ttl_seconds = ttl_seconds
-        self.key = keys.account_lock(account_id)
-        self.fence_key = keys.lock_fence(account_id)
+        self.key = redis_keys.account_lock(account_id)
+        self.fence_key = redis_keys.lock_fence(account_id)
         self.token: str | None = None
         self.fence: int | None = None
         self._redis = client

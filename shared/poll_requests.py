@@ -18,7 +18,7 @@ from typing import Literal
 
 import redis
 
-from shared import keys
+from shared import redis_keys
 from shared.errors import ConnectError
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class PollRequests:
         Raises ConnectError when Redis cannot be reached; an enqueue that fails clears the
         marker again (so the next request tries anew) and raises what the broker raised.
         """
-        lock, marker = keys.account_lock(account_id), keys.poll_enqueued(account_id)
+        lock, marker = redis_keys.account_lock(account_id), redis_keys.poll_enqueued(account_id)
         try:
             answer = self._request(keys=[lock, marker], args=[self._ttl])
         except redis.RedisError as error:
@@ -84,6 +84,6 @@ def taken(client: redis.Redis, account_id: int) -> None:
     Never raises: a marker left behind only expires (MARKER_TTL_SECONDS).
     """
     try:
-        client.delete(keys.poll_enqueued(account_id))
+        client.delete(redis_keys.poll_enqueued(account_id))
     except redis.RedisError as error:
         log.warning("account %s: cannot clear its poll marker: %s", account_id, error)

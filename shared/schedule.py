@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from shared import keys
+from shared import redis_keys
 from shared.errors import ConnectError
 
 # KEYS: schedule zset, intervals hash. ARGV: now, limit.
@@ -59,7 +59,9 @@ class Schedule:
         """Take the accounts due at `now` and push each one interval ahead; returns each
         account id with the time it was due."""
         try:
-            flat = self._claim(keys=[keys.schedule(), keys.schedule_intervals()], args=[now, limit])
+            flat = self._claim(
+                keys=[redis_keys.schedule(), redis_keys.schedule_intervals()], args=[now, limit]
+            )
         except redis.RedisError as error:
             raise ConnectError(f"redis: cannot claim due polls: {error}") from error
         return [(int(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
@@ -67,7 +69,7 @@ class Schedule:
     def next_due(self) -> float | None:
         """When the earliest scheduled poll is due, if any."""
         try:
-            first: Any = self._redis.zrange(keys.schedule(), 0, 0, withscores=True)
+            first: Any = self._redis.zrange(redis_keys.schedule(), 0, 0, withscores=True)
         except redis.RedisError as error:
             raise ConnectError(f"redis: cannot read the schedule: {error}") from error
         return float(first[0][1]) if first else None
@@ -75,7 +77,7 @@ class Schedule:
     def seen(self) -> tuple[int, int] | None:
         """(configuration version, default interval) the schedule reflects; None at first."""
         try:
-            value = self._redis.get(keys.schedule_seen())
+            value = self._redis.get(redis_keys.schedule_seen())
         except redis.RedisError as error:
             raise ConnectError(f"redis: cannot read the schedule: {error}") from error
         if value is None:
@@ -87,7 +89,7 @@ class Schedule:
 
     def mark_seen(self, version: int, default_interval: int) -> None:
         try:
-            self._seen(keys=[keys.schedule_seen()], args=[version, default_interval])
+            self._seen(keys=[redis_keys.schedule_seen()], args=[version, default_interval])
         except redis.RedisError as error:
             raise ConnectError(f"redis: cannot update the schedule: {error}") from error
 
@@ -99,23 +101,23 @@ class Schedule:
         due sooner; accounts no longer listed are dropped.
         """
         try:
-            known = self._read_hash(keys.schedule_intervals())
+            known = self._read_hash(redis_keys.schedule_intervals())
             pipe = self._redis.pipeline()
             gone = [i for i in known if i not in planned]
             if gone:
-                pipe.zrem(keys.schedule(), *gone)
-                pipe.hdel(keys.schedule_intervals(), *gone)
+                pipe.zrem(redis_keys.schedule(), *gone)
+                pipe.hdel(redis_keys.schedule_intervals(), *gone)
             new = [i for i in planned if i not in known]
             spread = len(new) > SPREAD_ABOVE
             for index, account_id in enumerate(new):
                 due = now + planned[account_id] * index / len(new) if spread else now
-                pipe.zadd(keys.schedule(), {str(account_id): due}, nx=True)
+                pipe.zadd(redis_keys.schedule(), {str(account_id): due}, nx=True)
             for account_id, interval in planned.items():
                 if account_id in known and known[account_id] != str(interval):
-                    pipe.zadd(keys.schedule(), {str(account_id): now + interval}, lt=True)
+                    pipe.zadd(redis_keys.schedule(), {str(account_id): now + interval}, lt=True)
             if planned:
                 pipe.hset(
-                    keys.schedule_intervals(), mapping={str(k): v for k, v in planned.items()}
+                    redis_keys.schedule_intervals(), mapping={str(k): v for k, v in planned.items()}
                 )
             pipe.execute()
         except redis.RedisError as error:
@@ -129,18 +131,18 @@ class Schedule:
         try:
             pipe = self._redis.pipeline()
             for account_id in changed:
-                pipe.zscore(keys.schedule(), str(account_id))
+                pipe.zscore(redis_keys.schedule(), str(account_id))
             before = {
                 a for a, score in zip(changed, pipe.execute(), strict=True) if score is not None
             }
             gone = [str(a) for a in changed if a not in planned]
             if gone:
-                pipe.zrem(keys.schedule(), *gone)
-                pipe.hdel(keys.schedule_intervals(), *gone)
+                pipe.zrem(redis_keys.schedule(), *gone)
+                pipe.hdel(redis_keys.schedule_intervals(), *gone)
             if planned:
-                pipe.zadd(keys.schedule(), {str(a): now for a in planned})
+                pipe.zadd(redis_keys.schedule(), {str(a): now for a in planned})
                 pipe.hset(
-                    keys.schedule_intervals(), mapping={str(k): v for k, v in planned.items()}
+                    redis_keys.schedule_intervals(), mapping={str(k): v for k, v in planned.items()}
                 )
             pipe.execute()
         except redis.RedisError as error:
@@ -154,21 +156,23 @@ class Schedule:
     def postpone(self, account_id: int, until: float) -> None:
         """Push an account's next poll back (backoff), never forward, and only if scheduled."""
         try:
-            self._redis.zadd(keys.schedule(), {str(account_id): until}, xx=True, gt=True)
+            self._redis.zadd(redis_keys.schedule(), {str(account_id): until}, xx=True, gt=True)
         except redis.RedisError as error:
             raise ConnectError(f"redis: cannot postpone a poll: {error}") from error
 
     def claim_housekeeping(self, period: float) -> bool:
         """True for one scheduler replica per period: that one enqueues housekeeping."""
         try:
-            return bool(self._redis.set(keys.housekeeping_claim(), 1, nx=True, ex=int(period)))
+            return bool(
+                self._redis.set(redis_keys.housekeeping_claim(), 1, nx=True, ex=int(period))
+            )
         except redis.RedisError as error:
             raise ConnectError(f"redis: cannot claim housekeeping: {error}") from error
 
     def due_times(self) -> dict[int, float]:
         """Every scheduled account's next due time, for `mailpoll status`."""
         try:
-            entries: Any = self._redis.zrange(keys.schedule(), 0, -1, withscores=True)
+            entries: Any = self._redis.zrange(redis_keys.schedule(), 0, -1, withscores=True)
         except redis.RedisError as error:
             raise ConnectError(f"redis: cannot read the schedule: {error}") from error
         return {int(member): float(score) for member, score in entries}
@@ -178,7 +182,7 @@ class Schedule:
         if not account_ids:
             return {}
         try:
-            scores: Any = self._redis.zmscore(keys.schedule(), [str(i) for i in account_ids])
+            scores: Any = self._redis.zmscore(redis_keys.schedule(), [str(i) for i in account_ids])
         except redis.RedisError as error:
             raise ConnectError(f"redis: cannot read the schedule: {error}") from error
         return {i: float(s) for i, s in zip(account_ids, scores, strict=True) if s is not None}

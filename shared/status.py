@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from shared import keys
+from shared import redis_keys
 from shared.clock import as_utc
 from shared.db.models import Account, AccountStatus, DeadLetter
 from shared.errors import ConnectError
@@ -89,7 +89,7 @@ def scheduled(client: redis.Redis) -> DueTimes:
 
     def due_times(account_ids: Sequence[int]) -> dict[int, float]:
         try:
-            scores: Any = client.zmscore(keys.schedule(), [str(i) for i in account_ids])
+            scores: Any = client.zmscore(redis_keys.schedule(), [str(i) for i in account_ids])
         except RedisError as error:
             raise ConnectError(f"redis: cannot read the schedule: {error}") from error
         return {i: float(s) for i, s in zip(account_ids, scores, strict=True) if s is not None}

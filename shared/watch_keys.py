@@ -1,11 +1,11 @@
-"""The Redis keys of push (IMAP IDLE) watching, namespaced `mailpoll:` like `shared.keys`.
+"""The Redis keys of push (IMAP IDLE) watching, namespaced `mailpoll:` like `shared.redis_keys`.
 
-Kept apart from `shared.keys` while that module is being reworked; they belong there.
+Kept apart from `shared.redis_keys` while that module is being reworked; they belong there.
 """
 
 from __future__ import annotations
 
-from shared.keys import PREFIX
+from shared.redis_keys import PREFIX
 
 
 def watchers() -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import dramatiq
 
-from shared import keys, metrics, poll_requests
+from shared import metrics, poll_requests, redis_keys
 from shared.errors import PermanentError
 from workers.housekeeping import run_housekeeping
 from workers.poll import PollDeps, poll_account
@@ -36,8 +36,8 @@ def register(broker: dramatiq.Broker, deps: PollDeps, send_deps: SendDeps) -> No
 
     dramatiq.actor(
         broker=broker,
-        actor_name=keys.POLL_ACTOR,
-        queue_name=keys.POLL_QUEUE,
+        actor_name=redis_keys.POLL_ACTOR,
+        queue_name=redis_keys.POLL_QUEUE,
         max_retries=0,
         time_limit=POLL_TIME_LIMIT_MS,
     )(poll)
@@ -47,8 +47,8 @@ def register(broker: dramatiq.Broker, deps: PollDeps, send_deps: SendDeps) -> No
 
     dramatiq.actor(
         broker=broker,
-        actor_name=keys.HOUSEKEEPING_ACTOR,
-        queue_name=keys.HOUSEKEEPING_QUEUE,
+        actor_name=redis_keys.HOUSEKEEPING_ACTOR,
+        queue_name=redis_keys.HOUSEKEEPING_QUEUE,
         max_retries=0,
         time_limit=POLL_TIME_LIMIT_MS,
     )(housekeeping)
@@ -75,19 +75,19 @@ def register(broker: dramatiq.Broker, deps: PollDeps, send_deps: SendDeps) -> No
 
     dramatiq.actor(
         broker=broker,
-        actor_name=keys.SEND_ACTOR,
-        queue_name=keys.SEND_QUEUE,
+        actor_name=redis_keys.SEND_ACTOR,
+        queue_name=redis_keys.SEND_QUEUE,
         max_retries=MAX_SEND_RETRIES,
         min_backoff=5_000,
         max_backoff=300_000,
         time_limit=5 * 60 * 1000,
         throws=(PermanentError,),
-        on_retry_exhausted=keys.SEND_GAVE_UP_ACTOR,
+        on_retry_exhausted=redis_keys.SEND_GAVE_UP_ACTOR,
     )(send)
     dramatiq.actor(
         broker=broker,
-        actor_name=keys.SEND_GAVE_UP_ACTOR,
-        queue_name=keys.SEND_QUEUE,
+        actor_name=redis_keys.SEND_GAVE_UP_ACTOR,
+        queue_name=redis_keys.SEND_QUEUE,
         max_retries=MAX_SEND_RETRIES,
     )(send_gave_up)
 

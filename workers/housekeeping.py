@@ -12,7 +12,7 @@ import logging
 from shared.db import ledger
 from shared.db.models import Account
 from shared.errors import MailpollError
-from workers import actions
+from workers import server_actions
 from workers.account import InboundAccount
 from workers.lease import hold
 from workers.poll import PollDeps
@@ -46,7 +46,7 @@ def run_housekeeping(deps: PollDeps) -> int:
                 if held.busy is not None:
                     continue  # a poll holds it, and does the due actions itself
                 with deps.open_mailbox(account) as client:
-                    done += actions.run_due(account, client, deps.database, deps.clock)
+                    done += server_actions.run_due(account, client, deps.database, deps.clock)
         except MailpollError as error:
             log.warning("%s: housekeeping failed, the next poll retries: %s", account.name, error)
     if done:

@@ -27,7 +27,7 @@ from shared.errors import LockLostError
 from shared.mail.client import MessageRef, Rejected, RemoteMessage
 from shared.mail.metadata import MessageMetadata
 from shared.mail.parse import parse_metadata
-from shared.mail.parsing import InlineParser, Parser
+from shared.mail.parse_pool import InlineParser, Parser
 from shared.store import MessageStore
 from workers.account import InboundAccount
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from shared import keys
+from shared import redis_keys
 from shared.errors import MailpollError
 from shared.hostlock import HostLock
 from shared.lock import AccountLock, LockRenewer
@@ -57,7 +57,7 @@ def hold(
     try:
         if not lock.acquire(floor=floor):
             with contextlib.suppress(redis.RedisError):
-                client.incr(keys.lock_contention_count())
+                client.incr(redis_keys.lock_contention_count())
             yield Hold("another worker is polling it now")
             return
         assert lock.fence is not None

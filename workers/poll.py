@@ -37,9 +37,9 @@ from shared.errors import (
     TLSError,
 )
 from shared.mail.client import INBOX, MailboxClient, MessageRef, Rejected, RemoteMessage
-from shared.mail.parsing import InlineParser, Parser
+from shared.mail.parse_pool import InlineParser, Parser
 from shared.store import MessageStore
-from workers import actions, failures
+from workers import failures, server_actions
 from workers.account import InboundAccount
 from workers.intake import Filters, FolderCursor, Intake, Tally
 from workers.lease import Hold, hold
@@ -153,7 +153,9 @@ def _poll_locked(account: InboundAccount, deps: PollDeps, held: Hold, careful: b
             tally = _take_pop3(client, intake, deadline)
         else:
             tally = _replay_imap(client, intake) + _take_imap(client, intake, deadline)
-        return tally + Tally(acted=actions.run_due(account, client, deps.database, deps.clock))
+        return tally + Tally(
+            acted=server_actions.run_due(account, client, deps.database, deps.clock)
+        )
 
 
 def _take_imap(client: MailboxClient, intake: Intake, deadline: float) -> Tally:

@@ -1,7 +1,7 @@
 """Where message parsing runs: inline, or in a pool of processes beside the poll.
 
-Parsing with the stdlib `email` package is most of a poll's CPU (see bench/README.md). With a
-pool, a chunk is parsed in other processes while the poll writes the same chunk's files.
+Reading a chunk's metadata is a good part of a poll's CPU (see bench/README.md). With a pool,
+a chunk is parsed in other processes while the poll writes the same chunk's files.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from shared import keys
+from shared import redis_keys
 from shared.properties import SPECS
 from tests.deploy.kubernetes import KUBERNETES, kustomizations, named, problems, render
 
@@ -98,7 +98,7 @@ def test_keda_scales_workers_on_the_queues_they_take_jobs_from() -> None:
         assert metadata["databaseIndex"] == redis.path.strip("/")
         lists.add(metadata["listName"])
     # Dramatiq's Redis broker keeps the jobs not yet taken in the list `dramatiq:<queue>`.
-    assert lists == {f"dramatiq:{keys.POLL_QUEUE}", f"dramatiq:{keys.SEND_QUEUE}"}
+    assert lists == {f"dramatiq:{redis_keys.POLL_QUEUE}", f"dramatiq:{redis_keys.SEND_QUEUE}"}
 
 
 def test_the_hpa_alternative_targets_the_workers() -> None:

@@ -9,7 +9,7 @@ import dramatiq
 import pytest
 from dramatiq.brokers.redis import RedisBroker
 
-from shared import jobs, keys
+from shared import jobs, redis_keys
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,9 @@ def test_a_batch_of_polls_is_delivered_to_the_poll_actor_once_each(redis_url: st
         with lock:
             received.append(account_id)
 
-    dramatiq.actor(broker=broker, actor_name=keys.POLL_ACTOR, queue_name=keys.POLL_QUEUE)(poll)
+    dramatiq.actor(
+        broker=broker, actor_name=redis_keys.POLL_ACTOR, queue_name=redis_keys.POLL_QUEUE
+    )(poll)
     enqueued: list[str] = []
     broker.add_middleware(_Recorder(enqueued))
     jobs.enqueue_polls(broker, list(range(1, 201)))

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import fakeredis
 import pytest
 
-from shared import keys
+from shared import redis_keys
 from shared.errors import ConnectError, LockBusyError, LockLostError
 from shared.lock import AccountLock, LockRenewer
 
@@ -37,8 +37,8 @@ def test_first_owner_gets_the_lease_and_a_fence(client: fakeredis.FakeRedis) -> 
     assert lock.acquire()
     assert lock.fence == 1
     assert lock.held()
-    assert client.get(keys.account_lock(1)) == lock.token.encode()  # type: ignore[union-attr]
-    assert 59_000 < client.pttl(keys.account_lock(1)) <= 60_000
+    assert client.get(redis_keys.account_lock(1)) == lock.token.encode()  # type: ignore[union-attr]
+    assert 59_000 < client.pttl(redis_keys.account_lock(1)) <= 60_000
 
 
 def test_second_owner_is_refused_while_the_lease_is_held(client: fakeredis.FakeRedis) -> None:
@@ -95,7 +95,7 @@ def test_renew_extends_the_lease(client: fakeredis.FakeRedis) -> None:
     assert lock.acquire()
     time.sleep(0.1)
     lock.renew()
-    assert client.pttl(keys.account_lock(1)) > 150
+    assert client.pttl(redis_keys.account_lock(1)) > 150
 
 
 def test_renew_after_expiry_raises_lock_lost(client: fakeredis.FakeRedis) -> None:
@@ -126,7 +126,7 @@ def test_context_manager_holds_then_releases(client: fakeredis.FakeRedis) -> Non
         assert lock.held()
         with pytest.raises(LockBusyError), AccountLock(client, 1):
             pass
-    assert client.get(keys.account_lock(1)) is None
+    assert client.get(redis_keys.account_lock(1)) is None
 
 
 def test_redis_down_is_a_connect_error(
@@ -151,7 +151,7 @@ def test_renewer_records_a_takeover_as_lost(client: fakeredis.FakeRedis) -> None
     lock = AccountLock(client, 1, ttl_seconds=0.3)
     assert lock.acquire()
     with LockRenewer(lock) as renewer:
-        client.delete(keys.account_lock(1))
+        client.delete(redis_keys.account_lock(1))
         assert AccountLock(client, 1).acquire()
         wait_until(lambda: renewer.lost)
         assert isinstance(renewer.error, LockLostError)

@@ -15,7 +15,7 @@ from dramatiq.brokers.stub import StubBroker
 from prometheus_client import REGISTRY
 from sqlmodel import Session
 
-from shared import errors, jobs, keys, metrics
+from shared import errors, jobs, metrics, redis_keys
 from shared.accounts.service import AccountService
 from shared.db.figures import cluster_figures
 from shared.db.models import AccountStatus, DeadLetter
@@ -124,10 +124,10 @@ def test_queue_depth_and_the_age_of_the_oldest_job_come_from_the_redis_broker() 
     client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     broker = RedisBroker(client=client)  # type: ignore[no-untyped-call]
     jobs.enqueue_polls(broker, [1, 2, 3])
-    first = json.loads(next(iter(client.hvals(f"dramatiq:{keys.POLL_QUEUE}.msgs"))))
+    first = json.loads(next(iter(client.hvals(f"dramatiq:{redis_keys.POLL_QUEUE}.msgs"))))
     now_ms = int(first["message_timestamp"]) + 90_000
 
-    poll, send = queue_depths(broker, [keys.POLL_QUEUE, keys.SEND_QUEUE], now_ms)
+    poll, send = queue_depths(broker, [redis_keys.POLL_QUEUE, redis_keys.SEND_QUEUE], now_ms)
 
     assert (poll.waiting, send.waiting) == (3, 0)
     assert poll.oldest_age_seconds == pytest.approx(90, abs=1)

@@ -9,12 +9,12 @@ import fakeredis
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-from shared import keys, poll_requests
+from shared import poll_requests, redis_keys
 from shared.clock import utcnow
 from shared.db.database import Database
-from shared.mail.fake import FakeMailbox
 from shared.poll_requests import PollRequests
 from shared.store import MessageStore
+from tests.support.fake_mailbox import FakeMailbox
 from workers import actors
 from workers.poll import PollDeps
 from workers.send import SendDeps
@@ -43,10 +43,10 @@ def test_a_burst_of_requests_queues_one_poll_until_the_poll_starts(
 def test_a_request_while_a_poll_runs_is_asked_again_later(client: fakeredis.FakeRedis) -> None:
     queued: list[int] = []
     requests = PollRequests(client, queued.append)
-    client.set(keys.account_lock(7), "some worker")
+    client.set(redis_keys.account_lock(7), "some worker")
 
     assert requests.request(7) == "polling"
-    client.delete(keys.account_lock(7))
+    client.delete(redis_keys.account_lock(7))
     assert requests.request(7) == "enqueued"
     assert queued == [7]
 
@@ -57,7 +57,7 @@ def test_a_failed_enqueue_leaves_no_marker_behind(client: fakeredis.FakeRedis) -
 
     with pytest.raises(ConnectionError):
         PollRequests(client, broken).request(7)
-    assert client.get(keys.poll_enqueued(7)) is None
+    assert client.get(redis_keys.poll_enqueued(7)) is None
 
 
 def test_the_poll_actor_clears_the_marker_when_its_job_starts(
@@ -74,7 +74,7 @@ def test_the_poll_actor_clears_the_marker_when_its_job_starts(
     requests = PollRequests(client, lambda _id: None)
     assert requests.request(7) == "enqueued"
 
-    broker.get_actor(keys.POLL_ACTOR).fn(7)  # no account 7: the poll is skipped
+    broker.get_actor(redis_keys.POLL_ACTOR).fn(7)  # no account 7: the poll is skipped
 
-    assert client.get(keys.poll_enqueued(7)) is None
+    assert client.get(redis_keys.poll_enqueued(7)) is None
     assert requests.request(7) == "enqueued"

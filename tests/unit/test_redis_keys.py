@@ -6,14 +6,18 @@ from collections.abc import Callable
 
 import pytest
 
-from shared import keys
+from shared import redis_keys
 
-PER_ACCOUNT: list[Callable[[int], str]] = [keys.account_lock, keys.lock_fence, keys.poll_enqueued]
+PER_ACCOUNT: list[Callable[[int], str]] = [
+    redis_keys.account_lock,
+    redis_keys.lock_fence,
+    redis_keys.poll_enqueued,
+]
 GLOBAL: list[Callable[[], str]] = [
-    keys.lock_contention_count,
-    keys.schedule,
-    keys.schedule_intervals,
-    keys.schedule_seen,
+    redis_keys.lock_contention_count,
+    redis_keys.schedule,
+    redis_keys.schedule_intervals,
+    redis_keys.schedule_seen,
 ]
 
 
@@ -31,9 +35,9 @@ def test_all_keys_are_distinct() -> None:
 
 
 def test_queue_and_actor_names_are_the_ones_workers_declare() -> None:
-    assert keys.POLL_QUEUE == "mailpoll.poll"
-    assert keys.POLL_ACTOR == "poll_account"
-    assert keys.SEND_QUEUE == "mailpoll.send"
-    assert keys.SEND_ACTOR == "send_message"
-    assert keys.HOUSEKEEPING_QUEUE == "mailpoll.housekeeping"
-    assert keys.HOUSEKEEPING_ACTOR == "housekeeping"
+    assert redis_keys.POLL_QUEUE == "mailpoll.poll"
+    assert redis_keys.POLL_ACTOR == "poll_account"
+    assert redis_keys.SEND_QUEUE == "mailpoll.send"
+    assert redis_keys.SEND_ACTOR == "send_message"
+    assert redis_keys.HOUSEKEEPING_QUEUE == "mailpoll.housekeeping"
+    assert redis_keys.HOUSEKEEPING_ACTOR == "housekeeping"

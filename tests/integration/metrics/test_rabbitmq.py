@@ -13,7 +13,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from kombu import Connection, Exchange, Queue
 from prometheus_client import REGISTRY
 
-from shared import jobs, keys, metrics
+from shared import jobs, metrics, redis_keys
 from shared.errors import PublishError
 from shared.eventbus import EventPublisher
 from shared.events import EXCHANGE
@@ -41,14 +41,16 @@ def rabbitmq() -> Iterator[RabbitMQ]:
 def test_jobs_waiting_are_counted_from_rabbitmq(rabbitmq: RabbitMQ) -> None:
     broker = RabbitmqBroker(url=pika_url(rabbitmq.url))
     try:
-        broker.declare_queue(keys.POLL_QUEUE)
+        broker.declare_queue(redis_keys.POLL_QUEUE)
         jobs.enqueue_polls(broker, [1, 2, 3])
         # Dramatiq publishes without confirms: RabbitMQ counts the jobs a moment later.
-        wait_until(lambda: queue_depths(broker, [keys.POLL_QUEUE], 0)[0].waiting == 3, 10, "3")
-        (poll,) = queue_depths(broker, [keys.POLL_QUEUE], now_ms=0)
+        wait_until(
+            lambda: queue_depths(broker, [redis_keys.POLL_QUEUE], 0)[0].waiting == 3, 10, "3"
+        )
+        (poll,) = queue_depths(broker, [redis_keys.POLL_QUEUE], now_ms=0)
     finally:
         broker.close()
-    assert (poll.queue, poll.waiting, poll.oldest_age_seconds) == (keys.POLL_QUEUE, 3, None)
+    assert (poll.queue, poll.waiting, poll.oldest_age_seconds) == (redis_keys.POLL_QUEUE, 3, None)
 
 
 def event(number: int) -> dict[str, Any]:

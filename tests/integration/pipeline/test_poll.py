@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import redis
 
-from shared import keys
+from shared import redis_keys
 from shared.db import ledger
 from shared.errors import PublishError
 from shared.lock import AccountLock
-from shared.mail.parsing import PoolParser
+from shared.mail.parse_pool import PoolParser
 from tests.support import corpus
 from tests.support.dovecot import DovecotServer
 from tests.support.pipeline import Pipeline, running_pipeline
@@ -220,7 +220,7 @@ def test_a_second_poller_of_the_same_account_ends_at_once(
         assert pipeline.poll(account).outcome == "busy"
     finally:
         other.release()
-    assert int(pipeline.redis.get(keys.lock_contention_count()) or 0) == 1
+    assert int(pipeline.redis.get(redis_keys.lock_contention_count()) or 0) == 1
     assert pipeline.poll(account).tally.announced == 1
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from shared import keys
+from shared import redis_keys
 from tests.integration.watcher.harness import Watching, connections, message, timing
 from tests.support.dovecot import DovecotServer
 from tests.support.processes import wait_until
@@ -52,9 +52,9 @@ def test_a_server_without_idle_falls_back_to_interval_polling_and_says_so(
         # No IDLE, no safety net to stretch: the schedule polls at polling_interval.
         assert poll_account(account_id, watching_no_idle.pipeline.deps()).outcome == "polled"
         due = time.time() + 60
-        watching_no_idle.redis.zadd(keys.schedule(), {str(account_id): due})
+        watching_no_idle.redis.zadd(redis_keys.schedule(), {str(account_id): due})
         time.sleep(2)  # several rounds of the safety net (every 0.5 s here)
-        assert watching_no_idle.redis.zscore(keys.schedule(), str(account_id)) == due
+        assert watching_no_idle.redis.zscore(redis_keys.schedule(), str(account_id)) == due
 
 
 def test_switching_push_off_or_disabling_the_account_stops_watching(

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from shared import keys, oauth
+from shared import oauth, redis_keys
 from shared.clock import as_utc
 from shared.db.models import AccountStatus
 from tests.integration.watcher.harness import Watching, message, timing
@@ -109,9 +109,9 @@ def test_while_idle_works_the_interval_poll_moves_out_to_idle_poll_interval(
         # The scheduler's entry: due one polling_interval after that poll.
         last = _last_poll(watching, account.id)
         assert last is not None
-        watching.redis.zadd(keys.schedule(), {str(account.id): last + 60})
+        watching.redis.zadd(redis_keys.schedule(), {str(account.id): last + 60})
         wait_until(
-            lambda: watching.redis.zscore(keys.schedule(), str(account.id)) == last + 1800,
+            lambda: watching.redis.zscore(redis_keys.schedule(), str(account.id)) == last + 1800,
             15,
             "the next interval poll moved to idle_poll_interval after the last poll",
         )

@@ -15,7 +15,7 @@ import redis
 import sqlalchemy as sa
 from sqlmodel import select
 
-from shared import keys
+from shared import redis_keys
 from shared.db.database import Database
 from shared.db.models import Account, AccountStatus, DeadLetter
 from tests.integration.web.conftest import Api
@@ -163,7 +163,7 @@ def test_status_comes_in_pages_with_the_schedule_s_next_polls(api: Api, database
         first = session.exec(select(Account).where(Account.name == "st-000")).one()
     due = time.time() + 3600
     with redis.Redis.from_url(api.web.env["MAILPOLL_REDIS_URL"]) as client:
-        client.zadd(keys.schedule(), {str(first.id): due})
+        client.zadd(redis_keys.schedule(), {str(first.id): due})
     viewer = api.viewer()
 
     rows: list[dict[str, Any]] = []

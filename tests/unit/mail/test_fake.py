@@ -7,7 +7,7 @@ import pytest
 from shared.errors import ConfigError, ConnectError, FolderError
 from shared.mail.client import MailboxClient, Rejected, RemoteMessage
 from shared.mail.connect import open_mailbox
-from shared.mail.fake import FakeMailbox
+from tests.support.fake_mailbox import FakeMailbox
 
 
 def raws(items: list[RemoteMessage | Rejected]) -> list[bytes]:

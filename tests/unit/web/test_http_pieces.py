@@ -9,7 +9,7 @@ import fakeredis
 import pytest
 import redis
 
-from shared import keys
+from shared import redis_keys
 from shared.db.database import Database
 from shared.errors import ConnectError
 from shared.settings import Settings
@@ -81,7 +81,7 @@ def test_every_refusal_is_documented_as_a_problem(document: dict[str, Any]) -> N
 
 def test_a_status_page_reads_only_its_accounts_next_polls() -> None:
     client = fakeredis.FakeRedis()
-    client.zadd(keys.schedule(), {"1": 100.0, "2": 200.0, "3": 300.0})
+    client.zadd(redis_keys.schedule(), {"1": 100.0, "2": 200.0, "3": 300.0})
 
     assert scheduled(client)([1, 3, 4]) == {1: 100.0, 3: 300.0}
     broken = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=None)

@@ -12,9 +12,9 @@ from shared.clock import utcnow
 from shared.db import ledger
 from shared.db.database import Database
 from shared.errors import ConnectError, TransientError
-from shared.mail.fake import FakeMailbox
 from shared.secrets import SecretBox
 from shared.store import MessageStore
+from tests.support.fake_mailbox import FakeMailbox
 from workers.poll import CAREFUL_AFTER_FAILURES, PollDeps, poll_account
 
 RAW = b"From: a@example.com\r\nSubject: %d\r\n\r\nbody\r\n"

@@ -10,7 +10,7 @@ import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-from shared import keys
+from shared import redis_keys
 from shared.errors import ConnectError, PermanentError
 from workers import actors
 from workers.poll import PollDeps
@@ -42,13 +42,13 @@ def run_send(
     monkeypatch.setattr(actors, "send_mail", failing)
     monkeypatch.setattr(actors, "announce_gave_up", lambda d, r, e: gave_up.append((r, e)))
     actors.register(broker, cast(PollDeps, None), cast(SendDeps, None))
-    send: dramatiq.Actor[Any, Any] = broker.get_actor(keys.SEND_ACTOR)
+    send: dramatiq.Actor[Any, Any] = broker.get_actor(redis_keys.SEND_ACTOR)
     send.options.update(min_backoff=1, max_backoff=5)  # the retries, without their waits
     send.send(REQUEST.payload())
     worker = dramatiq.Worker(broker, worker_timeout=10)
     worker.start()
     try:
-        broker.join(keys.SEND_QUEUE, fail_fast=False)
+        broker.join(redis_keys.SEND_QUEUE, fail_fast=False)
         worker.join()
     finally:
         worker.stop()
