@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shared.status import DueTimes
 
 log = logging.getLogger(__name__)
+BACKLOG = 2048  # uvicorn's own default
 
 
 def web_services(app: App) -> WebServices:
@@ -91,6 +92,9 @@ def listen(host: str, port: int) -> socket.socket:
         raise MailpollError(
             f"web: cannot listen on {where}: {error.strerror or error}{hint if in_use else ''}"
         ) from None
+    # Listening now, not when uvicorn's thread gets to it: from the moment `run` says where
+    # the API is, a connection waits in the backlog instead of being refused.
+    sock.listen(BACKLOG)
     return sock
 
 
