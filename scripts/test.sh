@@ -13,4 +13,7 @@ echo "== mypy" >&2
 echo "== import layers" >&2
 .venv/bin/lint-imports
 echo "== pytest" >&2
-exec .venv/bin/pytest "$@"
+# Test files run in parallel processes (pytest-xdist), each with its own throwaway servers;
+# most tests wait on servers and timers more than they compute. MAILPOLL_TEST_WORKERS=0
+# runs them in this process.
+exec .venv/bin/pytest -n "${MAILPOLL_TEST_WORKERS:-3}" --dist loadfile "$@"
