@@ -55,7 +55,7 @@ class EventPublisher:
     def _producer_or_new(self) -> Any:
         if self._producer is None:
             self._producer = Producer(  # type: ignore[no-untyped-call]
-                self._connection, exchange=self.exchange, auto_declare=True
+                self._connection, exchange=self.exchange, auto_declare=False
             )
         return self._producer
 
@@ -91,6 +91,9 @@ class EventPublisher:
 
     def _publish(self, prepared: list[tuple[bytes, str]]) -> None:
         producer = self._producer_or_new()
+        # The exchange is declared once per batch (kombu remembers it per connection), not
+        # with every event: declaring copies the entity each time, half the publish's cost.
+        producer.maybe_declare(self.exchange, retry=True, **RETRY_POLICY)
         with producer.batch(), bindings_snapshot(producer.channel):
             for body, key in prepared:
                 producer.publish(
@@ -101,7 +104,6 @@ class EventPublisher:
                     delivery_mode="persistent",
                     retry=True,
                     retry_policy=RETRY_POLICY,
-                    declare=[self.exchange],
                 )
 
     @staticmethod

@@ -224,10 +224,15 @@ class ImapMailbox(Closing):
             if (uid := ref.uid) is not None and (size := sizes.get(uid)) is not None
         }
         wanted = [uid for uid, rejected in verdicts.items() if rejected is None]
+        # The listing gave each message's INTERNALDATE already: asked again only when missing.
+        dates = {ref.uid: ref.internal_date for ref in refs if ref.internal_date is not None}
+        items = [b"BODY.PEEK[]"] if all(uid in dates for uid in wanted) else [
+            b"BODY.PEEK[]", b"INTERNALDATE"
+        ]  # fmt: skip
         data: dict[int, Any] = {}
         if wanted:
             with self._errors("UID FETCH"):
-                data = self._client.fetch(wanted, [b"BODY.PEEK[]", b"INTERNALDATE"])
+                data = self._client.fetch(wanted, items)
         folder = refs[0].folder
         for uid, rejected in verdicts.items():
             if rejected is not None:
@@ -238,9 +243,8 @@ class ImapMailbox(Closing):
             if raw is None:
                 log.info("%s: %s uid %s vanished before its fetch", self.account, folder, uid)
                 continue
-            message = RemoteMessage(
-                folder, info.uidvalidity, uid, None, len(raw), item.get(b"INTERNALDATE"), raw
-            )
+            date = dates.get(uid) or item.get(b"INTERNALDATE")
+            message = RemoteMessage(folder, info.uidvalidity, uid, None, len(raw), date, raw)
             yield too_large(message.ref, message.size, max_mb) or message
 
     def mark_read(self, refs: Sequence[MessageRef]) -> None:
