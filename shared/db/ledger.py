@@ -167,8 +167,8 @@ def record_batch(
     fresh = [
         {"server_action_attempts": 0, **row} for row in received if row["event_id"] not in known
     ]
-    if fresh:
-        session.execute(sa.insert(ReceivedMessage), fresh)
+    if fresh:  # Core, not the ORM's bulk insert: a chunk's rows need no unit of work
+        session.connection().execute(sa.insert(ReceivedMessage.__table__), fresh)  # type: ignore[attr-defined]
     for skip in ignored:
         session.add(IgnoredMessage(account_id=account_id, at=now, **skip))
     for ref, error in dead:
