@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import cast
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from shared.clock import utc
-from shared.db import ledger
+from shared.db import changes, ledger
 from shared.db.models import Account, AccountStatus
 from shared.errors import ConfigError
 from shared.mail.client import INBOX, Encryption, Endpoint, FolderInfo
@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def fingerprint(session: Session) -> str:
-    """Changes whenever an account is added, changed or removed: one cheap query per scan."""
-    count, newest = session.exec(select(func.count(), func.max(Account.modified_at))).one()
-    return f"{count}|{newest}"
+    """Changes whenever an account is added, changed or removed: the configuration's version,
+    one lookup by primary key whatever the number of accounts."""
+    return str(changes.version(session))
 
 
 def push_accounts(session: Session) -> dict[int, Target]:
