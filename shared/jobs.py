@@ -21,7 +21,7 @@ def enqueue_poll(broker: dramatiq.Broker, account_id: int) -> None:
 def enqueue_polls(broker: dramatiq.Broker, account_ids: Sequence[int]) -> None:
     """Ask for one poll of each account, in one round trip on a Redis broker (the scheduler
     enqueues thousands a second). Middleware sees every message, as with `enqueue_poll`."""
-    if not isinstance(broker, RedisBroker):
+    if not isinstance(broker, RedisBroker) or not _pipelines(broker):
         for account_id in account_ids:
             enqueue_poll(broker, account_id)
         return
@@ -51,6 +51,16 @@ def enqueue_polls(broker: dramatiq.Broker, account_ids: Sequence[int]) -> None:
     pipe.execute()
     for message in messages:
         broker.emit_after("enqueue", message, None)
+
+
+def _pipelines(broker: RedisBroker) -> bool:
+    """Whether this Dramatiq has the RedisBroker internals the pipelined enqueue calls (2.x);
+    another version gets the plain, one-by-one enqueue instead of failing."""
+    return (
+        "dispatch" in getattr(broker, "scripts", {})
+        and callable(getattr(broker, "_should_do_maintenance", None))
+        and callable(getattr(broker, "_max_unpack_size", None))
+    )
 
 
 def enqueue_housekeeping(broker: dramatiq.Broker) -> None:
