@@ -1,4 +1,4 @@
-"""The "message received" CloudEvent: stable ids and the body CONTRACT.md shows."""
+"""The "message received" CloudEvent: stable ids and the body docs/events.md documents."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def build_received_event(
     uidl: str | None = None,
     time: datetime | None = None,
 ) -> dict[str, Any]:
-    """The event body exactly as CONTRACT.md shows it; POP3 gets `uidl` and no folder."""
+    """The event body as docs/events.md shows it; POP3 gets `uidl` and no folder."""
     event: dict[str, Any] = {
         "specversion": "1.0",
         "type": EVENT_TYPE,

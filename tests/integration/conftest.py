@@ -1,5 +1,5 @@
-"""Fixtures of integration tests in several folders: the stand-in OAuth2 provider and a Dovecot
-that checks XOAUTH2 logins with it."""
+"""Fixtures of integration tests in several folders: the stand-in OAuth2 provider, a Dovecot
+that checks XOAUTH2 logins with it, and a RabbitMQ vhost."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.dovecot import DovecotServer
 from tests.support.oauth_server import OAuthServer, dovecot_checking
+from tests.support.rabbitmq import RabbitMQ
 
 
 @pytest.fixture(scope="module")
@@ -24,3 +25,17 @@ def oauth_dovecot(provider: OAuthServer) -> Iterator[DovecotServer]:
     """A Dovecot whose XOAUTH2 logins the stand-in provider checks."""
     with dovecot_checking(provider) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def rabbitmq() -> Iterator[RabbitMQ]:
+    """A vhost of the module's own on the local RabbitMQ, else on a throwaway node."""
+    server = RabbitMQ()
+    try:
+        server.start()
+    except Exception as exc:
+        tail = server.log_tail()
+        server.cleanup()
+        pytest.fail(f"RabbitMQ cannot be started: {exc!r}\n{tail}", pytrace=False)
+    yield server
+    server.cleanup()

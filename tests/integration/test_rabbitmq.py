@@ -23,19 +23,6 @@ from tests.support.smtp_server import SmtpServer
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def rabbitmq() -> Iterator[RabbitMQ]:
-    server = RabbitMQ()
-    try:
-        server.start()
-    except Exception as exc:
-        tail = server.log_tail()
-        server.cleanup()
-        pytest.fail(f"RabbitMQ cannot be started: {exc!r}\n{tail}", pytrace=False)
-    yield server
-    server.cleanup()
-
-
 @pytest.fixture
 def cluster(tmp_path: Path, redis_url: str, rabbitmq: RabbitMQ) -> Iterator[Cluster]:
     cluster = Cluster(tmp_path, redis_url, rabbitmq.url, broker_url=rabbitmq.url)

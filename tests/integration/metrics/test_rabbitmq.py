@@ -5,7 +5,6 @@ a silent loss; the events it takes are persistent."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,19 +22,6 @@ from tests.support.rabbitmq import RabbitMQ
 from workers.broker import pika_url
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def rabbitmq() -> Iterator[RabbitMQ]:
-    server = RabbitMQ()
-    try:
-        server.start()
-    except Exception as exc:
-        tail = server.log_tail()
-        server.cleanup()
-        pytest.fail(f"RabbitMQ cannot be started: {exc!r}\n{tail}", pytrace=False)
-    yield server
-    server.cleanup()
 
 
 def test_jobs_waiting_are_counted_from_rabbitmq(rabbitmq: RabbitMQ) -> None:
