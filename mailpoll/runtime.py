@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -58,6 +59,8 @@ class Runtime:
         report is sent at once instead of queued on a broker that nothing reads."""
         self.app = app
         self._send_reports_now = send_reports_now
+        # Set when the process is stopping: polls hand over after their current chunk.
+        self.stopping = threading.Event()
         self.backend = broker.connect(app.settings, allow_embedded=allow_embedded)
         dramatiq.set_broker(self.backend.broker)
         self.schedule = Schedule(self.backend.redis)
@@ -102,6 +105,7 @@ class Runtime:
             notify=self.report,
             parser=self.parser,
             host_locks=self.host_locks,
+            stopping=self.stopping.is_set,
         )
 
     @property

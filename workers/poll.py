@@ -54,6 +54,7 @@ _NOT_THE_MESSAGE = (
     LockLostError, PublishError, StoreError, FolderError, ConfigError, SecretError,
 )  # fmt: skip
 CHUNK_BYTES = 32 * 1024 * 1024
+Enough = Callable[[], bool]
 PROGRESS_SECONDS = 5.0  # a long poll says how far it is at least this often
 
 
@@ -75,6 +76,8 @@ class PollDeps:
     parser: Parser = field(default_factory=InlineParser)
     # Embedded mode: lock files here keep other processes on the data dir off an account.
     host_locks: Path | None = None
+    # True once the worker is stopping (SIGTERM): a poll hands over after its current chunk.
+    stopping: Callable[[], bool] = lambda: False
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,11 @@ def _continue_soon(account: InboundAccount, deps: PollDeps) -> None:
 
 def _poll_locked(account: InboundAccount, deps: PollDeps, held: Hold, careful: bool) -> Tally:
     deadline = time.monotonic() + account.properties.poll_budget_seconds
+
+    def enough() -> bool:
+        """The time budget is spent, or the worker is stopping: hand over after this chunk."""
+        return time.monotonic() > deadline or deps.stopping()
+
     intake = Intake(
         account, deps.database, deps.store, deps.publish, deps.clock, held.fence, held.alive,
         careful=careful, parser=deps.parser,
@@ -150,15 +158,15 @@ def _poll_locked(account: InboundAccount, deps: PollDeps, held: Hold, careful: b
         # Intake first: a server action that fails (or one queued before a crash) must never
         # keep new mail out.
         if account.protocol == "pop3":
-            tally = _take_pop3(client, intake, deadline)
+            tally = _take_pop3(client, intake, enough)
         else:
-            tally = _replay_imap(client, intake) + _take_imap(client, intake, deadline)
+            tally = _replay_imap(client, intake) + _take_imap(client, intake, enough)
         return tally + Tally(
             acted=server_actions.run_due(account, client, deps.database, deps.clock)
         )
 
 
-def _take_imap(client: MailboxClient, intake: Intake, deadline: float) -> Tally:
+def _take_imap(client: MailboxClient, intake: Intake, enough: Enough) -> Tally:
     account = intake.account
     info = client.select(account.folder)
     with intake.database.session() as session:
@@ -184,7 +192,7 @@ def _take_imap(client: MailboxClient, intake: Intake, deadline: float) -> Tally:
             tally, waiting=client.count_new(account.folder, cursor.last_uid) - len(refs)
         )
     filters = Filters.of(account, intake.clock())
-    with contextlib.closing(_fetched(client, refs, intake, deadline)) as chunks:
+    with contextlib.closing(_fetched(client, refs, intake, enough)) as chunks:
         for chunk in chunks:
             if isinstance(chunk, Tally):  # the time budget is spent
                 tally += chunk
@@ -215,7 +223,7 @@ def _replay_imap(client: MailboxClient, intake: Intake) -> Tally:
     return tally
 
 
-def _take_pop3(client: MailboxClient, intake: Intake, deadline: float) -> Tally:
+def _take_pop3(client: MailboxClient, intake: Intake, enough: Enough) -> Tally:
     account = intake.account
     with intake.database.session() as session:
         seen = ledger.seen_uidls(session, account.id)
@@ -226,7 +234,7 @@ def _take_pop3(client: MailboxClient, intake: Intake, deadline: float) -> Tally:
     tally = dataclasses.replace(tally, waiting=len(new) - len(refs))
     filters = Filters.of(account, intake.clock())
     cursor = FolderCursor(INBOX, None, 0)
-    with contextlib.closing(_fetched(client, refs, intake, deadline)) as chunks:
+    with contextlib.closing(_fetched(client, refs, intake, enough)) as chunks:
         for chunk in chunks:
             if isinstance(chunk, Tally):
                 tally += chunk
@@ -247,12 +255,13 @@ def _batch(account: InboundAccount, refs: list[MessageRef]) -> tuple[list[Messag
 
 
 def _chunks(
-    refs: list[MessageRef], intake: Intake, deadline: float
+    refs: list[MessageRef], intake: Intake, enough: Enough
 ) -> Iterator[list[MessageRef] | Tally]:
     """The batch in chunks of at most `fetch_chunk` messages and CHUNK_BYTES (one message may be
     larger, up to `max_message_mb`): what one worker thread holds in memory at once. When the
-    poll's time budget is spent, the last item is the Tally of what is left waiting. Logs
-    progress every PROGRESS_SECONDS."""
+    poll has had `enough` (its time budget is spent, or the worker is stopping), the last item
+    is the Tally of what is left waiting, for an immediate next poll. Logs progress every
+    PROGRESS_SECONDS."""
     properties = intake.account.properties
     chunk: list[MessageRef] = []
     size = 0
@@ -268,7 +277,7 @@ def _chunks(
                     "%s: %d of %d message(s) taken in so far (%.0f/s)",
                     intake.account.name, index, len(refs), index / (now - started),
                 )  # fmt: skip
-            if now > deadline:
+            if enough():
                 yield Tally(more_waiting=True, waiting=len(refs) - index,
                             oldest_waiting=ref.internal_date)  # fmt: skip
                 return
@@ -279,7 +288,7 @@ def _chunks(
 
 
 def _fetched(
-    client: MailboxClient, refs: list[MessageRef], intake: Intake, deadline: float
+    client: MailboxClient, refs: list[MessageRef], intake: Intake, enough: Enough
 ) -> Generator[list[RemoteMessage | Rejected] | Tally, None, None]:
     """The chunks' messages, the next chunk downloaded (by one helper thread) while the
     caller stores and announces this one: the server's work and the network overlap the
@@ -287,7 +296,7 @@ def _fetched(
     it waits for the download in flight. At most two chunks are in memory."""
     with ThreadPoolExecutor(1, thread_name_prefix=f"fetch-{intake.account.id}") as pool:
         ahead: Future[list[RemoteMessage | Rejected]] | None = None
-        for chunk in _chunks(refs, intake, deadline):
+        for chunk in _chunks(refs, intake, enough):
             if isinstance(chunk, Tally):
                 if ahead is not None:
                     yield ahead.result()

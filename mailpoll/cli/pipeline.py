@@ -111,6 +111,7 @@ def _work(app: App, threads: int, grace: float, *, serve_probes: bool = True) ->
     worker.start()
     log.info("worker started with %d thread(s)", threads)
     stop.wait()
+    runtime.stopping.set()  # polls in flight hand over after their chunk
     worker.stop(timeout=int(grace * 1000))
     runtime.close()
 
@@ -150,6 +151,7 @@ def run_command(app: App, threads: int, quiet: bool, as_json: bool, no_web: bool
         if not any(a.type == "inbound" and a.enabled for a in service.list()):
             click.echo(run_output.no_account_hint(app), err=True)
     stop.wait()
+    runtime.stopping.set()  # polls in flight hand over after their chunk
     if web is not None:
         web.stop()
     thread.join()

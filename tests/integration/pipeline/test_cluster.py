@@ -109,7 +109,9 @@ def test_polling_resumes_after_redis_and_dovecot_restart(
     assert json.dumps(cluster.events).count('"after dovecot"') == 1
 
 
-def test_sigterm_lets_the_batch_in_flight_finish(cluster: Cluster, dovecot: DovecotServer) -> None:
+def test_sigterm_finishes_the_chunk_in_flight_and_hands_the_rest_over(
+    cluster: Cluster, dovecot: DovecotServer
+) -> None:
     user = dovecot.new_user()
     total = 300
     for n in range(total):
@@ -122,7 +124,11 @@ def test_sigterm_lets_the_batch_in_flight_finish(cluster: Cluster, dovecot: Dove
     assert worker.stop(timeout=30) == 0, worker.log()
 
     assert "poll ended" in worker.log()
-    assert cluster.ledger_count(user) == total  # the batch in flight finished before the exit
+    taken = cluster.ledger_count(user)
+    assert taken % 10 == 0  # whole chunks: the one in flight finished, no half chunk
+    assert "more waiting" in worker.log() or taken == total  # the rest is handed over
+    cluster.start("worker", "--threads", "1")
+    wait_until(lambda: cluster.ledger_count(user) == total, 60, "the rest, by the next worker")
     wait_until(lambda: len(event_uids(cluster.events, user)) == total, 10, "every event")
     assert set(event_uids(cluster.events, user).values()) == {1}
 

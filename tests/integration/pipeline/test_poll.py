@@ -336,6 +336,22 @@ def test_a_poll_that_spends_its_time_budget_hands_over_to_an_immediate_next_poll
     assert pipeline.enqueued == [account.id]
 
 
+def test_a_stopping_worker_hands_over_after_the_chunk_in_flight(
+    pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user, password = mailbox_user
+    for n in range(5):
+        dovecot.append(user, corpus.plain(f"stopping {n}"))
+    account = pipeline.add_account(user, password, properties="fetch_chunk=2")
+    assert account.id is not None
+    deps = dataclasses.replace(pipeline.deps(), stopping=lambda: True)  # SIGTERM came
+
+    result = poll_account(account.id, deps)
+
+    assert (result.tally.announced, result.tally.more_waiting) == (2, True)
+    assert pipeline.enqueued == [account.id]  # the next worker takes the rest at once
+
+
 def test_a_failing_account_is_reported_once_per_episode_and_its_recovery_too(
     pipeline: Pipeline, dovecot: DovecotServer, mailbox_user: tuple[str, str]
 ) -> None:
