@@ -357,14 +357,19 @@ class DovecotServer:
             return [str(name) for _flags, _delim, name in client.list_folders()]
 
     def messages(self, user: str, folder: str = "INBOX") -> dict[int, bytes]:
-        """UID -> raw message bytes, without setting \\Seen."""
+        """UID -> raw message bytes, without setting \\Seen. A message expunged between the
+        SEARCH and the FETCH (a poll deleting it meanwhile) is left out."""
         with self.imap(user) as client:
             client.select_folder(folder, readonly=True)
             uids = client.search("ALL")
             if not uids:
                 return {}
             fetched = client.fetch(uids, [b"BODY.PEEK[]"])
-        return {int(uid): bytes(data[b"BODY[]"]) for uid, data in fetched.items()}
+        return {
+            int(uid): bytes(data[b"BODY[]"])
+            for uid, data in fetched.items()
+            if data.get(b"BODY[]") is not None
+        }
 
     def flags(self, user: str, folder: str = "INBOX") -> dict[int, tuple[bytes | str, ...]]:
         """UID -> the message's flags as imapclient returns them (bytes)."""
