@@ -174,8 +174,21 @@ def _serve_web(app: App) -> Beside | None:
     except MailpollError as error:
         click.echo(f"warning: {error}; the admin API is not served", err=True)
         return None
-    click.echo(f"admin API on {web.url} (documentation at {web.url}/api/docs)", err=True)
+    click.echo(
+        f"console on {web.url}/ and admin API on {web.url}/api (documentation at "
+        f"{web.url}/api/docs)",
+        err=True,
+    )
+    if not _has_admin(app):
+        click.echo(run_output.no_admin_hint(app), err=True)
     return web
+
+
+def _has_admin(app: App) -> bool:
+    from shared.admins import AdminUsers
+
+    with app.database.session() as session:
+        return bool(AdminUsers(session, actor=app.actor).all())
 
 
 def _one_instance(app: App) -> HostLock | None:

@@ -50,6 +50,13 @@ def no_account_hint(app: App) -> str:
     )
 
 
+def no_admin_hint(app: App) -> str:
+    return (
+        "the console needs an admin to sign in as; make one in another terminal:\n    "
+        f"{mailpoll_command(app)} admins add NAME --role admin --password-stdin"
+    )
+
+
 def event_line(routing_key: str, event: Mapping[str, Any]) -> str:
     """One short line per event: `10:02:03 support INBOX "Invoice 42" 18.2 kB` for a received
     message; a sent or failed outbound one says so, with its recipients."""

@@ -41,7 +41,8 @@ def test_run_serves_the_admin_api(tmp_path: Path) -> None:
     finally:
         assert process.stop() == 0, process.log()
 
-    assert f"admin API on http://127.0.0.1:{port}" in process.log()
+    assert f"console on http://127.0.0.1:{port}/ and admin API on" in process.log()
+    assert "admins add NAME --role admin --password-stdin" in process.log()  # none yet
     assert health.status_code == 200
     assert anonymous.status_code == 401
     assert "Traceback" not in process.log()
