@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -211,8 +212,9 @@ class Intake:
     def _store(
         self, pending: Pending, now: datetime
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Parse the chunk (maybe in other processes) while its files are written durably;
-        then make each message's ledger row and event."""
+        """Parse the chunk (here or in other processes) while another thread writes its files
+        durably (file creation and syncfs wait on the disk, without the GIL); then make each
+        message's ledger row and event."""
         result = self.parser.submit([item.raw for item, metadata in pending if metadata is None])
         day = now.date()
         ids = [self._event_id(item) for item, _ in pending]
@@ -220,10 +222,11 @@ class Intake:
             self.store.path_for(day, item.folder, event_id)
             for (item, _), event_id in zip(pending, ids, strict=True)
         ]
-        saved = self.store.save_many(
-            [(path, item.raw) for (item, _), path in zip(pending, paths, strict=True)]
-        )
-        fresh = iter(result())
+        files = [(path, item.raw) for (item, _), path in zip(pending, paths, strict=True)]
+        with ThreadPoolExecutor(1, thread_name_prefix="store") as writer:
+            saving = writer.submit(self.store.save_many, files)
+            fresh = iter(result())  # parses here (or waits for the pool) while files are written
+            saved = saving.result()
         action = self.account.first_action
         due = None if action is None else now + self.account.delay(action)
         rows: list[dict[str, Any]] = []

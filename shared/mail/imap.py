@@ -34,6 +34,7 @@ from shared.mail.client import (
     too_large,
     uids_of,
 )
+from shared.mail.fetch_reader import uid_fetch
 from shared.mail.greeting import explained
 from shared.mail.tls import network_error, ssl_context
 from shared.mail.wire import WireTrace, attach_imapclient
@@ -186,7 +187,7 @@ class ImapMailbox(Closing):
         refs: list[MessageRef] = []
         for chunk in chunked(uids, METADATA_CHUNK):
             with self._errors("UID FETCH"):
-                data = self._client.fetch(chunk, [b"INTERNALDATE", b"RFC822.SIZE"])
+                data = uid_fetch(self._client, chunk, [b"INTERNALDATE", b"RFC822.SIZE"])
             for uid in chunk:
                 item = data.get(uid)  # missing: expunged since the search
                 if item is not None:
@@ -216,7 +217,7 @@ class ImapMailbox(Closing):
         unsized = [uid for uid, size in sizes.items() if size is None]
         if unsized:
             with self._errors("UID FETCH"):
-                answer = self._client.fetch(unsized, [b"RFC822.SIZE"])
+                answer = uid_fetch(self._client, unsized, [b"RFC822.SIZE"])
             sizes.update({uid: item.get(b"RFC822.SIZE") for uid, item in answer.items()})
         verdicts: dict[int, Rejected | None] = {
             uid: too_large(ref, size, max_mb)
@@ -232,7 +233,7 @@ class ImapMailbox(Closing):
         data: dict[int, Any] = {}
         if wanted:
             with self._errors("UID FETCH"):
-                data = self._client.fetch(wanted, items)
+                data = uid_fetch(self._client, wanted, items)
         folder = refs[0].folder
         for uid, rejected in verdicts.items():
             if rejected is not None:

@@ -15,8 +15,10 @@ from shared.errors import (
     ServerTimeoutError,
     TLSError,
 )
+from shared.mail import fetch_reader
 from shared.mail.client import Credentials, Encryption, Endpoint, Rejected, RemoteMessage
 from shared.mail.connect import open_mailbox
+from shared.mail.fetch_reader import uid_fetch
 from shared.mail.greeting import WrongPortError
 from shared.mail.imap import ImapMailbox
 from tests.integration.mail.conftest import Reply, ScriptedServer, endpoint, imap_script
@@ -193,6 +195,23 @@ def test_list_new_and_fetch_give_the_exact_bytes_without_setting_seen(
     assert all(isinstance(item, RemoteMessage) for item in fetched)
     assert [item.raw for item in fetched if isinstance(item, RemoteMessage)] == raws[2:]
     assert all(b"\\Seen" not in flags for flags in dovecot.flags(user).values())
+
+
+def test_dovecots_fetch_answers_take_the_fast_reader_and_read_as_imapclient_reads_them(
+    dovecot: DovecotServer, mailbox_user: tuple[str, str]
+) -> None:
+    user = mailbox_user[0]
+    uids = [dovecot.append(user, message(n)) for n in range(3)]
+    with connect(dovecot, mailbox_user) as box:
+        box.select("INBOX")
+        for items in ([b"INTERNALDATE", b"RFC822.SIZE"], [b"BODY.PEEK[]"], [b"RFC822.SIZE"]):
+            imap = box._client._imap
+            typ, data = imap.uid(
+                "FETCH", ",".join(map(str, uids)), f"({' '.join(i.decode() for i in items)})"
+            )
+            assert typ == "OK"
+            assert fetch_reader._read_simple(data, False) is not None, data  # not the slow path
+            assert uid_fetch(box._client, uids, items) == box._client.fetch(uids, items)
 
 
 def test_list_new_after_the_highest_uid_is_empty(
