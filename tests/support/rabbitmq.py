@@ -29,7 +29,9 @@ class RabbitMQ:
         self.vhost = f"mailpoll-test-{uuid.uuid4().hex[:8]}"
         self.port = SYSTEM_PORT
         self.node: str | None = None  # set when this class started the node
+        self.epmd_port: int | None = None  # the own node's port mapper, stopped with it
         self._proc: subprocess.Popen[bytes] | None = None
+        self._epmd: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -53,8 +55,17 @@ class RabbitMQ:
 
     def _start_own_node(self) -> None:
         self.port = free_port()
+        self.epmd_port = free_port()
         self.node = f"mailpoll{uuid.uuid4().hex[:6]}@localhost"
         (self.root / "enabled_plugins").write_text("[].\n")
+        # The node's port mapper, started here in the foreground so that cleanup can stop it:
+        # one the VM starts itself daemonizes and outlives the node.
+        self._epmd = subprocess.Popen(
+            ["epmd", "-address", self.host, "-port", str(self.epmd_port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        wait_for_port(self.host, self.epmd_port, timeout=10)
         with (self.root / "server.log").open("ab") as log:
             self._proc = subprocess.Popen(
                 [str(RABBITMQ_BIN / "rabbitmq-server")], env=self._env(), stdout=log,
@@ -73,6 +84,7 @@ class RabbitMQ:
         env = dict(os.environ, HOME=str(self.root))
         if self.node is not None:
             env.update(
+                ERL_EPMD_PORT=str(self.epmd_port),  # its own epmd, not the machine's on 4369
                 RABBITMQ_NODENAME=self.node,
                 RABBITMQ_NODE_IP_ADDRESS=self.host,
                 RABBITMQ_NODE_PORT=str(self.port),
@@ -115,4 +127,7 @@ class RabbitMQ:
             subprocess.run(
                 ["pkill", "-f", f"-sname {self.node}"], check=False, capture_output=True
             )  # the Erlang VM may have left its process group
+        if self._epmd is not None:
+            self._epmd.kill()
+            self._epmd.wait()
         shutil.rmtree(self.root, ignore_errors=True)
