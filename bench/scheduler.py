@@ -8,7 +8,8 @@ Run on demand, not in CI (see bench/README.md). Each replica logs, once a minute
 polls it enqueued and how late (p50, p99, max behind the due time); the first minute holds
 the cold start (the whole configuration read, first polls spread over one interval) and is
 reported apart. CPU is read from /proc for each replica over the steady minutes. The poll
-queue is emptied as it fills (no worker runs), which costs Redis, not the scheduler.
+queue and the queued-poll markers are emptied as they fill (no worker runs), which costs Redis,
+not the scheduler.
 """
 
 from __future__ import annotations
@@ -78,9 +79,13 @@ def add_accounts(database: Database, count: int, interval: int) -> None:
 
 
 def drain(client: redis.Redis) -> None:
-    """Drop what the scheduler enqueued (no worker runs here)."""
+    """Drop what the scheduler enqueued, and its queued-poll markers, as workers taking the
+    jobs would (no worker runs here): each due poll is enqueued again at its next due time."""
     queue = f"dramatiq:{redis_keys.POLL_QUEUE}"
     client.delete(queue, f"{queue}.msgs")
+    markers = list(client.scan_iter(redis_keys.poll_enqueued(0)[:-1] + "*", count=10_000))
+    for start in range(0, len(markers), 10_000):
+        client.delete(*markers[start : start + 10_000])
 
 
 def reports(log: str) -> list[tuple[int, int, int, int, int]]:

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from mailpoll.app import App
 from scheduler.loop import Scheduler
-from shared import eventbus, events, jobs, metrics
+from shared import eventbus, events, jobs, metrics, poll_requests
 from shared.clock import utcnow
 from shared.errors import ConfigError
 from shared.event_connection import EventsURL, describe
@@ -150,10 +150,17 @@ class Runtime:
         return Scheduler(
             database=self.app.database,
             schedule=self.schedule,
-            enqueue=lambda account_ids: jobs.enqueue_polls(self.backend.broker, account_ids),
+            enqueue=self._enqueue_scheduled,
             default_interval=self.app.settings.default_poll_interval,
             housekeeping=lambda: jobs.enqueue_housekeeping(self.backend.broker),
         )
+
+    def _enqueue_scheduled(self, account_ids: Sequence[int]) -> None:
+        """The scheduler's due polls, less those whose (push) poll already waits."""
+        poll_requests.enqueue_scheduled(
+            self.backend.redis, account_ids,
+            lambda fresh: jobs.enqueue_polls(self.backend.broker, fresh),
+        )  # fmt: skip
 
     def watcher(self, options: WatcherOptions | None = None) -> Watcher:
         """The push watcher (IMAP IDLE) of this process; it asks for polls on this broker."""

@@ -8,12 +8,17 @@ poll will list the folder after it.
 A request while a poll runs is not covered: that poll may have listed the folder before the
 mail arrived. `request` then answers "polling", and the caller asks again once the lock is
 free (a poll that takes the lock after the mail arrived lists it).
+
+The scheduler's interval polls take part too (`enqueue_scheduled`): an account whose push poll
+waits in the queue gets no second one, and a push request while a scheduled poll waits is
+covered by it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import redis
@@ -87,3 +92,36 @@ def taken(client: redis.Redis, account_id: int) -> None:
         client.delete(redis_keys.poll_enqueued(account_id))
     except redis.RedisError as error:
         log.warning("account %s: cannot clear its poll marker: %s", account_id, error)
+
+
+def enqueue_scheduled(
+    client: redis.Redis,
+    account_ids: Sequence[int],
+    enqueue: Callable[[Sequence[int]], None],
+    *,
+    marker_ttl: int = MARKER_TTL_SECONDS,
+) -> list[int]:
+    """Enqueue the scheduler's due polls, less the accounts whose poll already waits in the
+    queue; returns the accounts enqueued. One pipelined round trip sets the markers. Without
+    Redis every due poll is enqueued (a lost marker costs a spare poll, never a missed one);
+    an enqueue that fails clears the markers it set and raises what the broker raised."""
+    markers = [redis_keys.poll_enqueued(account_id) for account_id in account_ids]
+    try:
+        pipe = client.pipeline(transaction=False)
+        for marker in markers:
+            pipe.set(marker, "1", nx=True, ex=marker_ttl)
+        fresh = [account_id for account_id, set_now in zip(account_ids, pipe.execute(), strict=True)
+                 if set_now]  # fmt: skip
+    except redis.RedisError as error:
+        log.warning("cannot mark %d scheduled poll(s) as queued: %s", len(markers), error)
+        enqueue(account_ids)
+        return list(account_ids)
+    if not fresh:
+        return fresh
+    try:
+        enqueue(fresh)
+    except BaseException:
+        with contextlib.suppress(redis.RedisError):
+            client.delete(*(redis_keys.poll_enqueued(account_id) for account_id in fresh))
+        raise
+    return fresh

@@ -9,7 +9,8 @@ import dramatiq
 import pytest
 from dramatiq.brokers.redis import RedisBroker
 
-from shared import jobs, redis_keys
+from shared import jobs, poll_requests, redis_keys
+from shared.poll_requests import PollRequests
 
 pytestmark = pytest.mark.integration
 
@@ -51,3 +52,26 @@ class _Recorder(dramatiq.Middleware):
         self, broker: dramatiq.Broker, message: dramatiq.Message[None], delay: int | None
     ) -> None:
         self.seen.append(message.message_id)
+
+
+def test_a_due_poll_is_not_queued_beside_a_waiting_push_poll(redis_url: str) -> None:
+    """Push and schedule share the queued-poll marker on a real Redis and broker."""
+    broker = RedisBroker(url=redis_url)
+    client = broker.client
+    client.delete(*(redis_keys.poll_enqueued(account_id) for account_id in (7, 8)))
+    queue = f"dramatiq:{redis_keys.POLL_QUEUE}"
+    client.delete(queue, f"{queue}.msgs")
+    try:
+        push = PollRequests(client, lambda account_id: jobs.enqueue_poll(broker, account_id))
+        assert push.request(7) == "enqueued"
+
+        enqueued = poll_requests.enqueue_scheduled(
+            client, [7, 8], lambda fresh: jobs.enqueue_polls(broker, fresh)
+        )
+
+        assert enqueued == [8]
+        assert push.request(8) == "queued"
+        assert client.llen(queue) == 2  # one poll of 7 (push), one of 8 (schedule)
+    finally:
+        client.delete(queue, f"{queue}.msgs")
+        broker.close()

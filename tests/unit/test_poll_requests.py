@@ -7,7 +7,10 @@ from typing import cast
 
 import fakeredis
 import pytest
+import redis
 from dramatiq.brokers.stub import StubBroker
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from shared import poll_requests, redis_keys
 from shared.clock import utcnow
@@ -15,6 +18,7 @@ from shared.db.database import Database
 from shared.poll_requests import PollRequests
 from shared.store import MessageStore
 from tests.support.fake_mailbox import FakeMailbox
+from tests.support.ports import free_port
 from workers import actors
 from workers.poll import PollDeps
 from workers.send import SendDeps
@@ -78,3 +82,41 @@ def test_the_poll_actor_clears_the_marker_when_its_job_starts(
 
     assert client.get(redis_keys.poll_enqueued(7)) is None
     assert requests.request(7) == "enqueued"
+
+
+def test_a_scheduled_poll_is_not_queued_beside_a_waiting_push_poll_and_covers_push_requests(
+    client: fakeredis.FakeRedis,
+) -> None:
+    pushed: list[int] = []
+    scheduled: list[list[int]] = []
+    requests = PollRequests(client, pushed.append)
+    assert requests.request(7) == "enqueued"  # a push poll of account 7 waits
+
+    enqueued = poll_requests.enqueue_scheduled(client, [7, 8], lambda ids: scheduled.append([*ids]))
+
+    assert enqueued == [8]
+    assert scheduled == [[8]]
+    assert requests.request(8) == "queued"  # the scheduled poll of 8 lists the folder later
+    poll_requests.taken(client, 8)  # its job starts
+    assert requests.request(8) == "enqueued"
+    assert pushed == [7, 8]
+
+
+def test_a_failed_scheduled_enqueue_leaves_no_marker_and_without_redis_every_poll_goes(
+    client: fakeredis.FakeRedis,
+) -> None:
+    def broken(_ids: object) -> None:
+        raise ConnectionError("broker down")
+
+    with pytest.raises(ConnectionError):
+        poll_requests.enqueue_scheduled(client, [7, 8], broken)
+    assert client.get(redis_keys.poll_enqueued(7)) is None
+    assert client.get(redis_keys.poll_enqueued(8)) is None
+
+    gone = redis.Redis(port=free_port(), retry=Retry(NoBackoff(), 0))  # nothing listens
+    scheduled: list[list[int]] = []
+    assert poll_requests.enqueue_scheduled(gone, [7, 8], lambda ids: scheduled.append([*ids])) == [
+        7,
+        8,
+    ]
+    assert scheduled == [[7, 8]]
